@@ -1,0 +1,1 @@
+//! dnsload: DNS load and loss finder.

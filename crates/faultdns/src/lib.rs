@@ -1,0 +1,1 @@
+//! faultdns: a DNS server that injects faults.

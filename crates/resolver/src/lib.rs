@@ -1,0 +1,1 @@
+//! stubborn: a stub DNS resolver with true deadlines.
