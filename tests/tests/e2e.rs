@@ -1,0 +1,3 @@
+//! End-to-end tests across the workspace; one module per area.
+
+mod lab;
