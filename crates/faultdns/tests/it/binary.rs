@@ -1,0 +1,1 @@
+//! The `faultdns` binary, driven by `dig` (Debian's dnsutils), a client no one here wrote.
