@@ -1,1 +1,52 @@
-fn main() {}
+//! stubborn-bench: stubborn side by side with hickory-resolver, c-ares and glibc getaddrinfo,
+//! every peer against the same faultdns server on loopback, in one command:
+//! `cargo run --release -p stubborn-bench -- all` (see `docs/benchmarks.md`).
+
+mod cli;
+mod dnsperf;
+mod load;
+mod peer;
+mod plan;
+mod report;
+mod runner;
+mod serve;
+mod server;
+mod sys;
+mod worker;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let flags = cli::Flags::parse();
+    match run(flags.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stubborn-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: cli::Cmd) -> anyhow::Result<()> {
+    match cmd {
+        cli::Cmd::All {
+            quick,
+            peers,
+            only,
+            no_pin,
+            docs,
+            no_docs,
+            json,
+        } => runner::run(&cli::plan(quick, peers, only, no_pin, docs, no_docs, json)?).map(drop),
+        cli::Cmd::Serve { listen, cpu } => serve::run(listen, cpu),
+        cli::Cmd::Worker { job } => {
+            let job = cli::job(&job)?;
+            // The result (or the reason there is none) is the only thing on stdout.
+            let result = worker::run(&job).map_err(|e| format!("{e:#}"));
+            println!("{}", serde_json::to_string(&result)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The worker process: one peer, one scenario, measured from inside, result as one JSON line.
+//!
+//! Each (peer, scenario) pair runs in a fresh process so that peak RSS, open descriptors and
+//! `getrusage` CPU belong to that peer alone, and a cold start is really cold.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    load::{self, Latency, Names, Tally},
+    peer::{Outcome, Peer, PeerKind, Setup},
+    plan::{DROP_LABEL, SUFFIX, Scenario},
+    sys,
+};
+
+/// What the parent asks a worker to do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    /// The peer to build.
+    pub peer: PeerKind,
+    /// The scenario to run.
+    pub scenario: Scenario,
+    /// The server.
+    pub server: SocketAddr,
+    /// A resolv.conf naming the server's address.
+    pub resolv_conf: PathBuf,
+    /// A label unique to this job, used in the names asked.
+    pub tag: String,
+}
+
+/// What a worker measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Measured {
+    /// Lookups finished.
+    pub lookups: u64,
+    /// Lookups answered.
+    pub answers: u64,
+    /// Spurious not-found results (every name asked exists).
+    pub not_found: u64,
+    /// Timeouts.
+    pub timeouts: u64,
+    /// Other failures.
+    pub failed: u64,
+    /// Wall-clock time of the measured part.
+    pub wall_s: f64,
+    /// CPU time of the measured part (getrusage, every thread of the process).
+    pub cpu_s: f64,
+    /// Latency percentiles.
+    pub latency: Latency,
+    /// Memory and descriptors (memory scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    /// Time from before the config was parsed to the first answer (cold start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_answer_ms: Option<f64>,
+}
+
+/// Memory and descriptors around a burst of lookups in flight.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Memory {
+    /// Lookups really in flight at once (thread peers: at most their pool).
+    pub in_flight: u64,
+    /// RSS before the burst, after a warm-up lookup (KiB).
+    pub baseline_kib: u64,
+    /// Highest RSS sampled during the burst (KiB).
+    pub peak_kib: u64,
+    /// Peak RSS of the whole process (`ru_maxrss`, KiB).
+    pub max_rss_kib: u64,
+    /// Open descriptors before the burst.
+    pub fds_before: u64,
+    /// Most descriptors open during the burst.
+    pub fds_during: u64,
+    /// Descriptors open once every lookup has ended.
+    pub fds_after: u64,
+}
+
+impl Memory {
+    /// RSS growth per lookup in flight, in bytes.
+    pub fn bytes_per_lookup(&self) -> f64 {
+        if self.in_flight == 0 {
+            return 0.0;
+        }
+        self.peak_kib.saturating_sub(self.baseline_kib) as f64 * 1024.0 / self.in_flight as f64
+    }
+}
+
+/// Run `job` and return what was measured. The process should exit afterwards.
+pub fn run(job: &Job) -> anyhow::Result<Measured> {
+    // Cold start counts from here: the runtime below stands for the application's own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(job.scenario.max_in_flight().clamp(1, 1024))
+        .build()
+        .context("starting the worker runtime")?;
+    runtime.block_on(run_async(job))
+}
+
+async fn run_async(job: &Job) -> anyhow::Result<Measured> {
+    let setup = Setup {
+        server: job.server,
+        resolv_conf: &job.resolv_conf,
+    };
+    let built_at = Instant::now();
+    let peer = Arc::new(Peer::build(job.peer, &setup).with_context(|| format!("{}", job.peer))?);
+    let answered = Names::new(job.tag.clone(), SUFFIX);
+    if job.scenario == Scenario::ColdStart {
+        let outcome = peer.lookup(&answered.next()).await;
+        let first = built_at.elapsed();
+        anyhow::ensure!(
+            outcome == Outcome::Answer,
+            "{}: the first lookup got {outcome:?}",
+            job.peer
+        );
+        let mut tally = Tally::default();
+        tally.record(outcome, first);
+        let mut m = measured(&tally, first, Duration::ZERO);
+        m.first_answer_ms = Some(first.as_secs_f64() * 1000.0);
+        return Ok(m);
+    }
+
+    // Warm up: the first lookup creates sockets and threads a peer keeps.
+    let warm = peer.lookup(&answered.next()).await;
+    anyhow::ensure!(
+        warm == Outcome::Answer,
+        "{}: the warm-up lookup got {warm:?}",
+        job.peer
+    );
+    let names = Arc::new(answered);
+    let dropped = Arc::new(Names::new(
+        job.tag.clone(),
+        format!("{DROP_LABEL}.{SUFFIX}"),
+    ));
+    let cpu0 = sys::self_cpu();
+    let t0 = Instant::now();
+    let (tally, memory) = match &job.scenario {
+        Scenario::Throughput {
+            concurrency,
+            duration,
+        } => (
+            load::closed_loop(peer, names, *concurrency, *duration).await,
+            None,
+        ),
+        Scenario::Tail { lookups, rate, .. } => {
+            (load::open_loop(peer, names, *lookups, *rate).await, None)
+        }
+        Scenario::Deadline { concurrent } => {
+            (load::burst(peer, dropped, *concurrent, || {}).await, None)
+        }
+        Scenario::Memory { concurrent } => {
+            let in_flight = if job.peer.uses_threads() {
+                (*concurrent).min(1024)
+            } else {
+                *concurrent
+            };
+            let mut mem = Memory {
+                in_flight: in_flight as u64,
+                baseline_kib: sys::self_rss_kib()?,
+                fds_before: sys::self_open_fds()?,
+                ..Memory::default()
+            };
+            mem.peak_kib = mem.baseline_kib;
+            mem.fds_during = mem.fds_before;
+            let sample = |mem: &mut Memory| {
+                if let Ok(rss) = sys::self_rss_kib() {
+                    mem.peak_kib = mem.peak_kib.max(rss);
+                }
+                if let Ok(fds) = sys::self_open_fds() {
+                    mem.fds_during = mem.fds_during.max(fds);
+                }
+            };
+            let tally = load::burst(peer.clone(), dropped, *concurrent, || sample(&mut mem)).await;
+            // Let peers that close sockets from a background loop (c-ares) catch up.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            mem.fds_after = sys::self_open_fds()?;
+            mem.max_rss_kib = sys::self_max_rss_kib();
+            drop(peer);
+            (tally, Some(mem))
+        }
+        Scenario::ColdStart => unreachable!("handled above"),
+    };
+    let mut m = measured(&tally, t0.elapsed(), sys::self_cpu().saturating_sub(cpu0));
+    m.memory = memory;
+    Ok(m)
+}
+
+fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
+    Measured {
+        lookups: tally.lookups(),
+        answers: tally.answers,
+        not_found: tally.not_found,
+        timeouts: tally.timeouts,
+        failed: tally.failed,
+        wall_s: wall.as_secs_f64(),
+        cpu_s: cpu.as_secs_f64(),
+        latency: tally.latency(),
+        memory: None,
+        first_answer_ms: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_per_lookup_is_growth_over_lookups() {
+        let m = Memory {
+            in_flight: 1024,
+            baseline_kib: 10_000,
+            peak_kib: 12_000,
+            ..Memory::default()
+        };
+        assert_eq!(m.bytes_per_lookup(), 2000.0);
+        assert_eq!(Memory::default().bytes_per_lookup(), 0.0);
+    }
+}
