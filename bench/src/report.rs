@@ -187,11 +187,22 @@ impl Report {
         s.push('\n');
         self.ratio_summary(&mut s);
         self.targets(&mut s);
-        self.throughput(&mut s);
-        self.tail(&mut s);
-        self.deadline(&mut s);
-        self.memory(&mut s);
-        self.cold(&mut s);
+        let has = |f: fn(&Scenario) -> bool| self.rows.iter().any(|r| f(&r.scenario));
+        if has(|sc| matches!(sc, Scenario::Throughput { .. })) {
+            self.throughput(&mut s);
+        }
+        if has(|sc| matches!(sc, Scenario::Tail { .. })) {
+            self.tail(&mut s);
+        }
+        if has(|sc| matches!(sc, Scenario::Deadline { .. })) {
+            self.deadline(&mut s);
+        }
+        if has(|sc| matches!(sc, Scenario::Memory { .. })) {
+            self.memory(&mut s);
+        }
+        if has(|sc| *sc == Scenario::ColdStart) {
+            self.cold(&mut s);
+        }
         self.ceiling_line(&mut s);
         self.overload(&mut s);
         self.unavailable(&mut s);
@@ -200,7 +211,11 @@ impl Report {
     }
 
     fn ratio_summary(&self, s: &mut String) {
-        let peers: Vec<PeerKind> = PeerKind::ALL[1..].to_vec();
+        let peers: Vec<PeerKind> = PeerKind::ALL[1..]
+            .iter()
+            .copied()
+            .filter(|&p| self.rows.iter().any(|r| r.peer == p))
+            .collect();
         let _ = writeln!(s, "### Ratios stubborn / peer\n");
         let _ = writeln!(
             s,
@@ -482,8 +497,8 @@ impl Report {
              RSS growth from just before the burst to its highest sample, over the lookups in \
              flight (the harness's own task per lookup included). Thread-based peers have at \
              most 1,024 lookups in flight (their pool).\n\n\
-             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | fds before | fds during | fds after |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | fds before | fds during | fds after | slowest ms | failed early |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for scenario in self.scenarios() {
             if !matches!(scenario, Scenario::Memory { .. }) {
@@ -493,12 +508,13 @@ impl Report {
                 .find(PeerKind::Stubborn, |sc| *sc == scenario)
                 .and_then(|(_, m)| m.memory.as_ref().map(|x| x.bytes_per_lookup()));
             for row in self.rows_for(&scenario) {
-                let Some(mem) = ok(row).and_then(|m| m.memory.as_ref()) else {
+                let Some((m, mem)) = ok(row).and_then(|m| m.memory.as_ref().map(|mem| (m, mem)))
+                else {
                     continue;
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} |",
+                    "| {} | {} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {:.0} | {} |",
                     row.peer,
                     mem.in_flight,
                     mem.baseline_kib as f64 / 1024.0,
@@ -507,7 +523,9 @@ impl Report {
                     ratio(stub, Some(mem.bytes_per_lookup())),
                     mem.fds_before,
                     mem.fds_during,
-                    mem.fds_after
+                    mem.fds_after,
+                    m.latency.max_ms,
+                    m.failed
                 );
             }
         }

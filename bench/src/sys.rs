@@ -104,6 +104,37 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     }
 }
 
+/// Raise this process's open-file limit as far as allowed, up to `want`; returns the soft
+/// limit now in force. Many lookups in flight need many sockets: a resolver should not fail a
+/// memory test for lack of descriptors the machine would give it.
+pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read or write one `rlimit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_max < want {
+        let higher = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: want,
+        };
+        // Only privileged processes may raise the hard limit; otherwise keep it.
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &higher) } == 0 {
+            return Ok(want);
+        }
+    }
+    lim.rlim_cur = lim.rlim_max.min(want);
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}
+
 /// The 1, 5 and 15 minute load averages, from `/proc/loadavg`.
 pub fn load_average() -> io::Result<[f64; 3]> {
     let text = fs::read_to_string("/proc/loadavg")?;
@@ -142,5 +173,7 @@ mod tests {
         drop(f);
         assert!(process_cpu(std::process::id()).is_ok());
         assert!(load_average().unwrap()[0] >= 0.0);
+        // Asking for no more than the current soft limit changes nothing and cannot fail.
+        assert!(raise_fd_limit(64).unwrap() >= 64);
     }
 }

@@ -91,8 +91,12 @@ impl Memory {
     }
 }
 
+/// Descriptors a worker asks for: a lookup may hold a socket per query per attempt.
+pub const FD_LIMIT: u64 = 1 << 20;
+
 /// Run `job` and return what was measured. The process should exit afterwards.
 pub fn run(job: &Job) -> anyhow::Result<Measured> {
+    sys::raise_fd_limit(FD_LIMIT).context("raising the open-file limit")?;
     // Cold start counts from here: the runtime below stands for the application's own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -208,6 +212,47 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every async peer, in a worker exactly as the parent runs it, against an in-process
+    /// faultdns with the benchmark's synthesis: answers only, and the server saw two queries
+    /// per lookup (plus the warm-up's two).
+    #[test]
+    fn peers_resolve_against_faultdns_in_a_worker() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let server = rt
+            .block_on(
+                faultdns::Server::builder()
+                    .synthesize(SUFFIX, crate::serve::V4, Some(crate::serve::V6))
+                    .unwrap()
+                    .start(),
+            )
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("stubborn-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let resolv_conf = dir.join("resolv.conf");
+        std::fs::write(&resolv_conf, "nameserver 127.0.0.1\n").unwrap();
+        for peer in [PeerKind::Stubborn, PeerKind::HickoryTuned, PeerKind::CAres] {
+            let before = server.counters().queries;
+            let job = Job {
+                peer,
+                scenario: Scenario::Throughput {
+                    concurrency: 4,
+                    duration: Duration::from_millis(200),
+                },
+                server: server.addr(),
+                resolv_conf: resolv_conf.clone(),
+                tag: format!("test-{peer}"),
+            };
+            let m = run(&job).unwrap_or_else(|e| panic!("{peer}: {e:#}"));
+            assert!(m.lookups >= 4, "{peer}: {m:?}");
+            assert_eq!(m.answers, m.lookups, "{peer}: {m:?}");
+            let queries = server.counters().queries - before;
+            assert_eq!(queries, 2 * m.lookups + 2, "{peer}: {m:?}");
+            assert!(m.cpu_s > 0.0 && m.latency.p50_ms > 0.0, "{peer}: {m:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        rt.block_on(server.shutdown());
+    }
 
     #[test]
     fn bytes_per_lookup_is_growth_over_lookups() {
