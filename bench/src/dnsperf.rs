@@ -75,7 +75,7 @@ fn parse(text: &str) -> Option<Ceiling> {
     let value = |key: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(key))
-            .and_then(|rest| rest.trim().split_whitespace().next())
+            .and_then(|rest| rest.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok())
     };
     let qps = value("Queries per second:")?;

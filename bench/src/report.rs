@@ -314,12 +314,12 @@ impl Report {
                     continue;
                 };
                 let is = |sc: &Scenario| matches!(sc, Scenario::Throughput { concurrency: c, .. } if *c == concurrency);
-                if let (Some(st), Some((_, h))) = (ok(r), self.find(hickory, is)) {
-                    if cpu_per_1000(h) > 0.0 {
-                        let q = cpu_per_1000(st) / cpu_per_1000(h);
-                        if worst.is_none_or(|(w, _)| q > w) {
-                            worst = Some((q, concurrency));
-                        }
+                if let (Some(st), Some((_, h))) = (ok(r), self.find(hickory, is))
+                    && cpu_per_1000(h) > 0.0
+                {
+                    let q = cpu_per_1000(st) / cpu_per_1000(h);
+                    if worst.is_none_or(|(w, _)| q > w) {
+                        worst = Some((q, concurrency));
                     }
                 }
             }
@@ -640,12 +640,12 @@ fn verdict(met: bool, miss: impl FnOnce() -> String) -> String {
 /// Put `section` into `doc` in place of the text between the markers (markers included), or
 /// append it when the markers are absent. Everything else in `doc` is kept as it was.
 pub fn splice(doc: &str, section: &str) -> String {
-    if let (Some(begin), Some(end)) = (doc.find(BEGIN), doc.find(END)) {
-        if begin < end {
-            let after = end + END.len();
-            let tail = doc[after..].strip_prefix('\n').unwrap_or(&doc[after..]);
-            return format!("{}{}{}", &doc[..begin], section, tail);
-        }
+    if let (Some(begin), Some(end)) = (doc.find(BEGIN), doc.find(END))
+        && begin < end
+    {
+        let after = end + END.len();
+        let tail = doc[after..].strip_prefix('\n').unwrap_or(&doc[after..]);
+        return format!("{}{}{}", &doc[..begin], section, tail);
     }
     let mut out = if doc.trim().is_empty() {
         "# Benchmarks\n".to_owned()

@@ -113,7 +113,7 @@ pub enum Peer {
     /// stubborn.
     Stubborn(stubborn::Peer),
     /// hickory-resolver.
-    Hickory(hickory::Peer),
+    Hickory(Box<hickory::Peer>),
     /// c-ares.
     CAres(cares::Peer),
     /// glibc getaddrinfo.
@@ -125,8 +125,8 @@ impl Peer {
     pub fn build(kind: PeerKind, setup: &Setup<'_>) -> anyhow::Result<Peer> {
         Ok(match kind {
             PeerKind::Stubborn => Peer::Stubborn(stubborn::Peer::new(setup)?),
-            PeerKind::HickoryDefault => Peer::Hickory(hickory::Peer::new(setup, false)?),
-            PeerKind::HickoryTuned => Peer::Hickory(hickory::Peer::new(setup, true)?),
+            PeerKind::HickoryDefault => Peer::Hickory(Box::new(hickory::Peer::new(setup, false)?)),
+            PeerKind::HickoryTuned => Peer::Hickory(Box::new(hickory::Peer::new(setup, true)?)),
             PeerKind::CAres => Peer::CAres(cares::Peer::new(setup)?),
             PeerKind::GlibcTuned => Peer::Glibc(glibc::Peer::new(setup, glibc::TUNED)?),
             PeerKind::GlibcDefault => Peer::Glibc(glibc::Peer::new(setup, glibc::DEFAULTS)?),
