@@ -1,0 +1,187 @@
+//! One message in, one decision out: parse, evaluate the rules, write the reply bytes.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use tokio::{
+    net::UdpSocket,
+    sync::{Semaphore, mpsc, watch},
+};
+
+use crate::{
+    counters::Live,
+    engine::Engine,
+    log::{Entry, LogSender},
+    rule::{Action, Proto},
+    wire::{self, Parsed, Shape, rcode},
+    zone::Store,
+};
+
+/// Delayed replies waiting at once; more are dropped and counted as `overload`.
+pub(crate) const MAX_DELAYED: usize = 16_384;
+/// Default limit of concurrent TCP connections; more are closed at once and counted.
+pub(crate) const MAX_TCP: usize = 512;
+
+/// State shared by every I/O task of one server.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) engine: Mutex<Engine>,
+    pub(crate) live: Live,
+    pub(crate) log: Option<LogSender>,
+    pub(crate) delayed: Arc<Semaphore>,
+    pub(crate) tcp_slots: Arc<Semaphore>,
+    pub(crate) max_tcp: usize,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) tcp_idle: Duration,
+}
+
+/// Per-task buffers, reused for every message.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    name: String,
+    pub(crate) out: Vec<u8>,
+}
+
+/// What to do with `Scratch::out` after handling a message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reply {
+    None,
+    Now,
+    After(Duration),
+}
+
+/// Where a delayed reply goes.
+pub(crate) enum Target {
+    Udp(Arc<UdpSocket>, SocketAddr),
+    /// A TCP connection's writer queue (the bytes include the length prefix).
+    Tcp(mpsc::Sender<Vec<u8>>),
+}
+
+impl Shared {
+    /// Handle one message; the reply, if any, is left in `s.out`.
+    pub(crate) fn handle(
+        &self,
+        msg: &[u8],
+        proto: Proto,
+        peer: SocketAddr,
+        s: &mut Scratch,
+    ) -> Reply {
+        let q = match wire::parse(msg) {
+            Parsed::Query(q) => q,
+            Parsed::Ignore => {
+                Live::bump(&self.live.ignored);
+                return Reply::None;
+            }
+            Parsed::FormErr { id, flags } => {
+                Live::bump(&self.live.formerr);
+                wire::write_header_only(id, flags, rcode::FORMERR, &mut s.out);
+                return Reply::Now;
+            }
+            Parsed::NotImp { id, flags } => {
+                Live::bump(&self.live.notimp);
+                wire::write_header_only(id, flags, rcode::NOTIMP, &mut s.out);
+                return Reply::Now;
+            }
+        };
+        if q.edns.is_some_and(|e| e.version > 0) {
+            Live::bump(&self.live.refused);
+            wire::write_badvers(&q, &mut s.out);
+            return Reply::Now;
+        }
+        // Only class IN (or ANY) is served; zone transfers are not offered.
+        if (q.qclass != 1 && q.qclass != 255) || q.qtype == 251 || q.qtype == 252 {
+            Live::bump(&self.live.refused);
+            wire::write_bare(&q, q.id, rcode::REFUSED, &mut s.out);
+            return Reply::Now;
+        }
+        q.name_into(&mut s.name);
+        let d = {
+            let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+            engine.decide(&s.name, q.qtype, proto, peer.ip())
+        };
+        if let Some(log) = &self.log {
+            let sent = log.send(Entry {
+                time: SystemTime::now(),
+                client: peer,
+                id: q.id,
+                name: s.name.clone(),
+                qtype: q.qtype,
+                proto,
+                rule: d.rule,
+                action: d.action,
+                delay: d.delay,
+            });
+            if !sent {
+                Live::bump(&self.live.log_dropped);
+            }
+        }
+        let limit = match proto {
+            Proto::Udp => q.udp_limit(),
+            Proto::Tcp => usize::from(u16::MAX),
+        };
+        match d.action {
+            Action::Drop => return Reply::None,
+            Action::Answer | Action::Truncate | Action::WrongId => {
+                let found = self.store.lookup(&s.name, q.qtype);
+                let shape = if d.action == Action::Truncate && proto == Proto::Udp {
+                    Shape::Truncated
+                } else {
+                    Shape::Full
+                };
+                let id = if d.action == Action::WrongId {
+                    !q.id
+                } else {
+                    q.id
+                };
+                if wire::write_reply(&q, found.prepared, id, shape, limit, &mut s.out) {
+                    Live::bump(&self.live.truncated);
+                }
+            }
+            Action::NxDomain => {
+                let prep = self.store.nxdomain_for(&s.name);
+                if wire::write_reply(&q, prep, q.id, Shape::Full, limit, &mut s.out) {
+                    Live::bump(&self.live.truncated);
+                }
+            }
+            Action::ServFail => wire::write_bare(&q, q.id, rcode::SERVFAIL, &mut s.out),
+            Action::Refused => wire::write_bare(&q, q.id, rcode::REFUSED, &mut s.out),
+            Action::Malformed => wire::write_malformed(&q, &mut s.out),
+        }
+        match d.delay {
+            Some(delay) if !delay.is_zero() => Reply::After(delay),
+            _ => Reply::Now,
+        }
+    }
+
+    /// Send `bytes` to `target` after `delay`, without holding up anything else. Bounded by
+    /// [`MAX_DELAYED`]; ends early on shutdown.
+    pub(crate) fn send_later(&self, delay: Duration, bytes: Vec<u8>, target: Target) {
+        let Ok(permit) = self.delayed.clone().try_acquire_owned() else {
+            Live::bump(&self.live.overload);
+            return;
+        };
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => match target {
+                    Target::Udp(sock, peer) => {
+                        let _ = sock.send_to(&bytes, peer).await;
+                    }
+                    Target::Tcp(tx) => {
+                        let _ = tx.send(bytes).await;
+                    }
+                },
+                () = stopped(&mut shutdown) => {}
+            }
+        });
+    }
+}
+
+/// Resolves once the server is shutting down (at once if it already is).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|down| *down).await;
+}

@@ -1,0 +1,352 @@
+//! The server handle: build with data, rules and a seed; start; observe; shut down.
+
+use std::{
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use hickory_proto::rr::Name;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::{
+    net::{TcpListener, UdpSocket},
+    sync::{Semaphore, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    counters::{Counters, Live},
+    engine::Engine,
+    error::Error,
+    handler::{MAX_DELAYED, MAX_TCP, Shared},
+    log::{LogTarget, LogWriter},
+    rule::Rule,
+    tcp, udp, wire,
+    zone::{Data, Store},
+};
+
+/// Default idle timeout of a TCP connection.
+const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(10);
+/// Receive buffer asked for on UDP sockets, so bursts and floods queue rather than drop.
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
+/// Configures a [`Server`]; from [`Server::builder`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Builder {
+    data: Data,
+    rules: Vec<Rule>,
+    seed: Option<u64>,
+    listen: Vec<SocketAddr>,
+    log: Option<LogTarget>,
+    tcp_idle: Option<Duration>,
+    udp_tasks: Option<usize>,
+    max_tcp: Option<usize>,
+}
+
+impl Builder {
+    /// Add RFC 1035 zone text. Names may be absolute, or relative to a `$ORIGIN` line. A SOA
+    /// record makes its owner a zone apex; negative answers below it carry that SOA.
+    pub fn zone(mut self, text: &str) -> Result<Self, Error> {
+        self.data.add_zone_text(text, "zone text", None)?;
+        Ok(self)
+    }
+
+    /// Add a zone file (`$INCLUDE` paths are relative to it). Errors name the file and line.
+    pub fn zone_file(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.data
+            .add_zone_text(&text, &path.display().to_string(), Some(path))?;
+        Ok(self)
+    }
+
+    /// Add one record written as a zone-file line with an absolute owner name, e.g.
+    /// `www.example.com. 60 A 192.0.2.10` (class IN by default). A record outside every zone
+    /// gets a synthesised SOA at its parent name, for negative answers.
+    pub fn record(mut self, line: &str) -> Result<Self, Error> {
+        self.data.add_record_line(line)?;
+        Ok(self)
+    }
+
+    /// Answer every name strictly below `suffix` with an A record `v4` (and AAAA `v6`, or
+    /// NODATA for AAAA when `None`), TTL 60, for load tests with many unique names. Records in
+    /// the data take precedence.
+    pub fn synthesize(
+        mut self,
+        suffix: &str,
+        v4: Ipv4Addr,
+        v6: Option<Ipv6Addr>,
+    ) -> Result<Self, Error> {
+        self.data.add_synthesis(suffix, v4, v6)?;
+        Ok(self)
+    }
+
+    /// Add one rule (see [`Rule`] for the syntax).
+    pub fn rule(mut self, rule: &str) -> Result<Self, Error> {
+        self.rules.push(rule.parse()?);
+        Ok(self)
+    }
+
+    /// Add rules already parsed.
+    pub fn rules(mut self, rules: Vec<Rule>) -> Self {
+        self.rules.extend(rules);
+        self
+    }
+
+    /// Seed of the random streams behind `p=` and `burst=`. Defaults to a random seed, which
+    /// [`Server::seed`] reports so a run can be repeated.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Listen on this address, UDP and TCP on the same port (port 0: one free port for both).
+    /// May be given several times. Defaults to `127.0.0.1:0`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// Write a JSON line per decision (see the crate docs for the fields). Defaults to none.
+    pub fn log(mut self, target: LogTarget) -> Self {
+        self.log = Some(target);
+        self
+    }
+
+    /// Close TCP connections idle (or stalled mid-message) this long. Defaults to 10 s, the
+    /// order of common servers' defaults; bounded below by 10 ms.
+    pub fn tcp_idle_timeout(mut self, idle: Duration) -> Self {
+        self.tcp_idle = Some(idle.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// Most TCP connections open at once; more are closed as soon as they are accepted.
+    /// Defaults to 512; at least 1.
+    pub fn max_tcp_connections(mut self, n: usize) -> Self {
+        self.max_tcp = Some(n.clamp(1, 65_536));
+        self
+    }
+
+    /// Tasks receiving on each UDP socket. Defaults to the number of CPUs, at most 4.
+    pub fn udp_tasks(mut self, n: usize) -> Self {
+        self.udp_tasks = Some(n.clamp(1, 64));
+        self
+    }
+
+    /// Bind the sockets and start serving on the current tokio runtime.
+    ///
+    /// Cancel safety: dropping the future before it completes closes what was bound.
+    pub async fn start(self) -> Result<Server, Error> {
+        let store = Store::build(&self.data);
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let listen = if self.listen.is_empty() {
+            vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]
+        } else {
+            self.listen
+        };
+        let mut bound = Vec::new();
+        for addr in listen {
+            bound.push(bind(addr)?);
+        }
+        let (log_tx, log_writer) = match self.log {
+            Some(target) => {
+                let (tx, writer) = LogWriter::start(target)?;
+                (Some(tx), Some(writer))
+            }
+            None => (None, None),
+        };
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let max_tcp = self.max_tcp.unwrap_or(MAX_TCP);
+        let shared = Arc::new(Shared {
+            store,
+            engine: Mutex::new(Engine::new(self.rules, seed)),
+            live: Live::default(),
+            log: log_tx,
+            delayed: Arc::new(Semaphore::new(MAX_DELAYED)),
+            tcp_slots: Arc::new(Semaphore::new(max_tcp)),
+            max_tcp,
+            shutdown: shutdown_rx.clone(),
+            tcp_idle: self.tcp_idle.unwrap_or(DEFAULT_TCP_IDLE),
+        });
+        let udp_tasks = self
+            .udp_tasks
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+        let mut tasks = Vec::new();
+        let mut addrs = Vec::new();
+        for (udp_sock, tcp_sock, addr) in bound {
+            let udp_sock = Arc::new(
+                UdpSocket::from_std(udp_sock.into())
+                    .map_err(|source| Error::Bind { addr, source })?,
+            );
+            let listener = TcpListener::from_std(tcp_sock.into())
+                .map_err(|source| Error::Bind { addr, source })?;
+            for _ in 0..udp_tasks {
+                tasks.push(tokio::spawn(udp::serve(
+                    shared.clone(),
+                    udp_sock.clone(),
+                    shutdown_rx.clone(),
+                )));
+            }
+            tasks.push(tokio::spawn(tcp::serve(
+                shared.clone(),
+                listener,
+                shutdown_rx.clone(),
+            )));
+            addrs.push(addr);
+        }
+        Ok(Server {
+            shared,
+            addrs,
+            seed,
+            shutdown: shutdown_tx,
+            tasks,
+            log: log_writer,
+        })
+    }
+}
+
+/// Bind UDP, then TCP on the same port; with port 0, retry until a port is free for both.
+fn bind(addr: SocketAddr) -> Result<(Socket, Socket, SocketAddr), Error> {
+    let fail = |source| Error::Bind { addr, source };
+    let domain = Domain::for_address(addr);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+        if addr.is_ipv6() {
+            udp.set_only_v6(true).map_err(fail)?;
+        }
+        let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
+        udp.set_nonblocking(true).map_err(fail)?;
+        udp.bind(&addr.into()).map_err(fail)?;
+        let local = udp
+            .local_addr()
+            .map_err(fail)?
+            .as_socket()
+            .ok_or_else(|| fail(std::io::Error::other("not an IP socket")))?;
+        let tcp = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+        if addr.is_ipv6() {
+            tcp.set_only_v6(true).map_err(fail)?;
+        }
+        tcp.set_reuse_address(true).map_err(fail)?;
+        tcp.set_nonblocking(true).map_err(fail)?;
+        match tcp.bind(&local.into()) {
+            Ok(()) => {}
+            Err(_) if addr.port() == 0 && attempts < 50 => continue,
+            Err(source) => return Err(fail(source)),
+        }
+        tcp.listen(1024).map_err(fail)?;
+        return Ok((udp, tcp, local));
+    }
+}
+
+/// A running faultdns server. Dropping it stops the server in the background; call
+/// [`Server::shutdown`] to wait until every task has ended.
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    addrs: Vec<SocketAddr>,
+    seed: u64,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    log: Option<LogWriter>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Start configuring a server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The first bound address (UDP and TCP share it).
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every bound address, in the order given to [`Builder::listen`].
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The seed in use (given, or drawn at start).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        let engine = self.shared.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = Counters {
+            queries: engine.queries(),
+            untracked_names: engine.untracked_names(),
+            rules: engine.rule_counters(),
+            ..Counters::default()
+        };
+        drop(engine);
+        self.shared.live.fill(&mut c);
+        c
+    }
+
+    /// Queries seen for `name` (any type, either protocol), compared case-insensitively; the
+    /// final dot is optional. Only the first 100,000 distinct names are tracked.
+    pub fn queries_for(&self, name: &str) -> u64 {
+        let Ok(name) = Name::from_ascii(name) else {
+            return 0;
+        };
+        let key = wire::name_key(&name);
+        let engine = self.shared.engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.queries_for(&key)
+    }
+
+    /// Replace the rules while serving; their counters start again from zero.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        let mut engine = self.shared.engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.set_rules(rules);
+    }
+
+    /// Stop serving and wait until every task (receive loops, TCP connections, delayed
+    /// replies, the log writer) has ended; the decision log is flushed.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        // Connection and delayed-reply tasks hold permits until they end.
+        let _ = self
+            .shared
+            .tcp_slots
+            .acquire_many(self.shared.max_tcp as u32)
+            .await;
+        let _ = self.shared.delayed.acquire_many(MAX_DELAYED as u32).await;
+        if let Some(log) = self.log.take() {
+            let _ = tokio::task::spawn_blocking(move || log.stop()).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(log) = self.log.take() {
+            // Flush in the background; the thread ends once the queue is drained.
+            std::thread::spawn(move || log.stop());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of faultdns against the in-process server, over real loopback sockets.
+
+mod actions;
+mod answers;
+mod binary;
+mod robustness;
+mod rules;
+mod util;

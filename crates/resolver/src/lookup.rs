@@ -1,0 +1,344 @@
+//! One lookup: the hosts file, then the candidate walk under the overall deadline, each
+//! candidate asked through `exchange` (A and AAAA together for `lookup_ip`).
+
+use std::io;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::answer::Answer;
+use crate::candidates::candidates;
+use crate::config::{Config, SearchPolicy};
+use crate::error::{Error, ErrorKind, Failure};
+use crate::exchange::{Settings, TypeOutcome, exchange};
+use crate::hosts::Hosts;
+use crate::servers::Servers;
+use crate::trace::{AttemptTrace, CandidateTrace, Outcome};
+use crate::walk::{Step, Verdict, Walk};
+use crate::wire::{Answered, Question};
+
+/// What a lookup asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// One record type.
+    Type(RecordType),
+    /// A and AAAA, merged.
+    Ip,
+}
+
+/// The resolver's shared, validated state.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) search: Vec<Name>,
+    pub(crate) servers: Servers,
+    pub(crate) hosts: Hosts,
+    pub(crate) settings: Settings,
+}
+
+/// An answer in the making: what a candidate's reply(s) gave.
+struct Found {
+    answered: Answered,
+    extra: Vec<Record>,
+    server: std::net::SocketAddr,
+}
+
+/// What one candidate came to.
+struct CandidateResult {
+    outcome: Outcome,
+    attempts: Vec<AttemptTrace>,
+    found: Option<Found>,
+    io: Option<io::ErrorKind>,
+}
+
+impl Inner {
+    /// Runs a lookup of `name` (as parsed from `asked`) until `deadline_at`.
+    pub(crate) async fn lookup(
+        &self,
+        asked: &str,
+        name: &Name,
+        ask: Ask,
+        start: Instant,
+        deadline: Instant,
+        policy: SearchPolicy,
+    ) -> Result<Answer, Error> {
+        if let Some(answer) = self.from_hosts(name, ask, start) {
+            return Ok(answer);
+        }
+        let mut walk = Walk::new(policy);
+        let mut traces: Vec<CandidateTrace> = Vec::new();
+        let mut ios = Vec::new();
+        let mut found = None;
+        for candidate in candidates(name, &self.search, self.config.ndots) {
+            let began = Instant::now();
+            let result = if began >= deadline {
+                // The deadline ended the walk before this candidate: a failure, never
+                // not-found.
+                let outcome = Outcome::Failed(ErrorKind::Timeout);
+                CandidateResult {
+                    outcome,
+                    attempts: Vec::new(),
+                    found: None,
+                    io: None,
+                }
+            } else {
+                self.candidate(&candidate, ask, start, deadline).await
+            };
+            let outcome = result.outcome;
+            traces.push(CandidateTrace {
+                name: candidate,
+                outcome,
+                attempts: result.attempts,
+                elapsed: began.elapsed(),
+            });
+            ios.push(result.io);
+            if result.found.is_some() {
+                found = result.found;
+            }
+            if walk.record(outcome) == Step::Stop || began >= deadline {
+                break;
+            }
+        }
+        let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
+            name: asked.to_string(),
+            record_type: match ask {
+                Ask::Type(t) => Some(t),
+                Ask::Ip => None,
+            },
+            candidate: candidate.map(|i| traces[i].name.clone()),
+            elapsed: start.elapsed(),
+            io_error: candidate.and_then(|i| ios[i]),
+            trace: traces,
+        };
+        match walk.verdict() {
+            Some(Verdict::Answered(i)) => match found {
+                Some(Found {
+                    answered,
+                    extra,
+                    server,
+                }) => {
+                    let mut records = answered.records;
+                    records.extend(extra);
+                    Ok(Answer {
+                        name: traces[i].name.clone(),
+                        canonical: answered.canonical,
+                        records,
+                        chain: answered.chain,
+                        server: Some(server),
+                        elapsed: start.elapsed(),
+                        trace: traces,
+                    })
+                }
+                // An answer outcome always carries its records.
+                None => Err(Error::lookup(
+                    ErrorKind::Malformed,
+                    failure(Some(i), traces),
+                )),
+            },
+            Some(Verdict::NotFound(kind)) => {
+                let last = traces.len().checked_sub(1);
+                Err(Error::lookup(kind, failure(last, traces)))
+            }
+            Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
+            // No candidate at all cannot happen (a name always is its own candidate).
+            None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
+        }
+    }
+
+    /// Asks one candidate.
+    async fn candidate(
+        &self,
+        name: &Name,
+        ask: Ask,
+        start: Instant,
+        deadline: Instant,
+    ) -> CandidateResult {
+        let question = |record_type| Question {
+            name: name.clone(),
+            record_type,
+        };
+        let settings = self.settings;
+        match ask {
+            Ask::Type(record_type) => {
+                let mut attempts = Vec::new();
+                let q = question(record_type);
+                let outcome =
+                    exchange(&self.servers, settings, &q, start, deadline, &mut attempts).await;
+                let (outcome, found, io) = single(outcome);
+                CandidateResult {
+                    outcome,
+                    attempts,
+                    found,
+                    io,
+                }
+            }
+            Ask::Ip => {
+                let (qa, qaaaa) = (question(RecordType::A), question(RecordType::AAAA));
+                let (mut ta, mut taaaa) = (Vec::new(), Vec::new());
+                let servers = &self.servers;
+                let (a, aaaa) = if self.config.single_request {
+                    let a = exchange(servers, settings, &qa, start, deadline, &mut ta).await;
+                    let aaaa =
+                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa).await;
+                    (a, aaaa)
+                } else {
+                    tokio::join!(
+                        exchange(servers, settings, &qa, start, deadline, &mut ta),
+                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa),
+                    )
+                };
+                let mut attempts = ta;
+                attempts.extend(taaaa);
+                attempts.sort_by_key(|a| a.sent_at);
+                let (outcome, found, io) = merge(a, aaaa);
+                CandidateResult {
+                    outcome,
+                    attempts,
+                    found,
+                    io,
+                }
+            }
+        }
+    }
+
+    /// An answer from the hosts file, if it lists the name (or address) asked.
+    fn from_hosts(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
+        let wanted = |ip: &IpAddr| match ask {
+            Ask::Ip => true,
+            Ask::Type(RecordType::A) => ip.is_ipv4(),
+            Ask::Type(RecordType::AAAA) => ip.is_ipv6(),
+            Ask::Type(_) => false,
+        };
+        let (canonical, ips) = self.hosts.lookup(name)?;
+        let mut ips: Vec<IpAddr> = ips.iter().copied().filter(wanted).collect();
+        if ips.is_empty() {
+            return None;
+        }
+        // A first, then AAAA, as lookup_ip orders DNS answers.
+        ips.sort_by_key(|ip| ip.is_ipv6());
+        let records = ips
+            .into_iter()
+            .map(|ip| {
+                let data = match ip {
+                    IpAddr::V4(v4) => RData::A(A(v4)),
+                    IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+                };
+                Record::from_rdata(canonical.clone(), 0, data)
+            })
+            .collect();
+        Some(hosts_answer(name, canonical.clone(), records, start))
+    }
+
+    /// The hosts file's name for `ip`, as a PTR answer.
+    pub(crate) fn reverse_from_hosts(&self, ip: IpAddr, start: Instant) -> Option<Answer> {
+        let host = self.hosts.reverse(ip)?;
+        let name = Name::from(ip);
+        let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
+        Some(hosts_answer(&name, name.clone(), vec![record], start))
+    }
+}
+
+fn hosts_answer(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
+    let mut name = name.clone();
+    name.set_fqdn(true);
+    Answer {
+        name,
+        canonical,
+        records,
+        chain: Vec::new(),
+        server: None,
+        elapsed: start.elapsed(),
+        trace: Vec::new(),
+    }
+}
+
+/// One question's outcome as a candidate outcome.
+fn single(outcome: TypeOutcome) -> (Outcome, Option<Found>, Option<io::ErrorKind>) {
+    match outcome {
+        TypeOutcome::Answer { answered, server } => (
+            Outcome::Answer,
+            Some(Found {
+                answered,
+                extra: Vec::new(),
+                server,
+            }),
+            None,
+        ),
+        TypeOutcome::NoData => (Outcome::NoData, None, None),
+        TypeOutcome::NxDomain => (Outcome::NxDomain, None, None),
+        TypeOutcome::Failed { kind, io } => (Outcome::Failed(kind), None, io),
+    }
+}
+
+/// A and AAAA outcomes merged: an answer if either family answered (the other's failure stays
+/// in the trace); else a failure if either failed; else NXDOMAIN only if both said so.
+fn merge(a: TypeOutcome, aaaa: TypeOutcome) -> (Outcome, Option<Found>, Option<io::ErrorKind>) {
+    match (a, aaaa) {
+        (TypeOutcome::Answer { answered, server }, TypeOutcome::Answer { answered: six, .. }) => {
+            let found = Found {
+                answered,
+                extra: six.records,
+                server,
+            };
+            (Outcome::Answer, Some(found), None)
+        }
+        (TypeOutcome::Answer { answered, server }, _)
+        | (_, TypeOutcome::Answer { answered, server }) => (
+            Outcome::Answer,
+            Some(Found {
+                answered,
+                extra: Vec::new(),
+                server,
+            }),
+            None,
+        ),
+        (TypeOutcome::Failed { kind, io }, _) | (_, TypeOutcome::Failed { kind, io }) => {
+            (Outcome::Failed(kind), None, io)
+        }
+        (TypeOutcome::NxDomain, TypeOutcome::NxDomain) => (Outcome::NxDomain, None, None),
+        _ => (Outcome::NoData, None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered() -> TypeOutcome {
+        TypeOutcome::Answer {
+            answered: Answered {
+                canonical: Name::root(),
+                records: vec![Record::from_rdata(
+                    Name::root(),
+                    5,
+                    RData::A(A::new(192, 0, 2, 1)),
+                )],
+                chain: vec![],
+            },
+            server: "127.0.0.1:53".parse().unwrap(),
+        }
+    }
+
+    fn failed(kind: ErrorKind) -> TypeOutcome {
+        TypeOutcome::Failed { kind, io: None }
+    }
+
+    #[test]
+    fn merge_prefers_answers_then_failures_then_not_found() {
+        use TypeOutcome::{NoData, NxDomain};
+        let t = ErrorKind::Timeout;
+        assert_eq!(merge(answered(), failed(t)).0, Outcome::Answer);
+        assert_eq!(merge(failed(t), answered()).0, Outcome::Answer);
+        assert_eq!(merge(answered(), answered()).1.unwrap().extra.len(), 1);
+        assert_eq!(merge(NoData, failed(t)).0, Outcome::Failed(t));
+        assert_eq!(
+            merge(failed(ErrorKind::ServFail), NxDomain).0,
+            Outcome::Failed(ErrorKind::ServFail)
+        );
+        assert_eq!(merge(NxDomain, NxDomain).0, Outcome::NxDomain);
+        assert_eq!(merge(NxDomain, NoData).0, Outcome::NoData);
+        assert_eq!(merge(NoData, NoData).0, Outcome::NoData);
+    }
+}
