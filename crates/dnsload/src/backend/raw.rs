@@ -178,8 +178,8 @@ fn classify(reply: &Message, rt: RecordType, elapsed: Duration) -> Outcome {
             } else if answers.is_empty() {
                 out.class = Class::Nodata;
             } else {
-                out.answer_name = Some(answers[0].name().to_string());
-                out.addrs = answers.iter().filter_map(|r| r.data().ip_addr()).collect();
+                out.answer_name = Some(answers[0].name.to_string());
+                out.addrs = answers.iter().filter_map(|r| r.data.ip_addr()).collect();
             }
         }
         ResponseCode::NXDomain => out.class = Class::Nxdomain,
