@@ -249,7 +249,10 @@ mod tests {
         };
         let mut ok = Outcome::new(Class::Ok, Duration::from_secs(2));
         ok.answer_name = Some("drop.test.corp.test.".into());
-        assert_eq!(rule.classify("drop.test", ok.clone()).class, Class::WrongName);
+        assert_eq!(
+            rule.classify("drop.test", ok.clone()).class,
+            Class::WrongName
+        );
         let mut nx = ok;
         nx.class = Class::Nxdomain;
         assert_eq!(rule.classify("drop.test", nx).class, Class::Nxdomain);

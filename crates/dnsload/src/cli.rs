@@ -166,7 +166,8 @@ pub struct DemoArgs {
 
 /// Parses `1s`, `200ms`, `1m30s`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 1s or 200ms ({e})"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 1s or 200ms ({e})"))
 }
 
 #[cfg(test)]
@@ -176,10 +177,32 @@ mod tests {
     #[test]
     fn the_contract_command_line_parses() {
         let cli = Cli::try_parse_from([
-            "dnsload", "run", "--backend", "system", "--server", "127.0.0.1:5353", "--search",
-            "corp.test", "--ndots", "5", "--timeout", "1s", "--attempts", "2", "--deadline",
-            "10s", "--name", "myservice", "--workers", "4", "--pause", "50ms", "--count", "100",
-            "--fail-on", "nxdomain,wrong_name",
+            "dnsload",
+            "run",
+            "--backend",
+            "system",
+            "--server",
+            "127.0.0.1:5353",
+            "--search",
+            "corp.test",
+            "--ndots",
+            "5",
+            "--timeout",
+            "1s",
+            "--attempts",
+            "2",
+            "--deadline",
+            "10s",
+            "--name",
+            "myservice",
+            "--workers",
+            "4",
+            "--pause",
+            "50ms",
+            "--count",
+            "100",
+            "--fail-on",
+            "nxdomain,wrong_name",
         ])
         .unwrap();
         let Command::Run(run) = cli.command else {

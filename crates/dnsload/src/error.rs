@@ -56,7 +56,9 @@ pub enum Error {
     MetricsNotLoopback(std::net::SocketAddr),
     /// The system backend's resolver override did not take, so lookups would go to the
     /// machine's own resolver; dnsload refuses instead.
-    #[error("glibc resolver override did not take ({0}): refusing to fall back to /etc/resolv.conf")]
+    #[error(
+        "glibc resolver override did not take ({0}): refusing to fall back to /etc/resolv.conf"
+    )]
     OverrideFailed(String),
     /// The requested backend feature needs glibc (the C library the resolver override knows).
     #[error("{0} needs glibc: this dnsload was built for a different C library")]
@@ -96,7 +98,11 @@ impl Error {
     }
 
     /// An [`Error::File`].
-    pub(crate) fn file(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn file(
+        action: &'static str,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> Self {
         Error::File {
             action,
             path: path.to_path_buf(),

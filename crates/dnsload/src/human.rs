@@ -47,10 +47,15 @@ pub fn summary_text(s: &Summary) -> String {
             d.rcvbuf_errors, d.in_errors
         );
     }
-    let findings: u64 = [Class::WrongName, Class::Nxdomain, Class::Nodata, Class::Hung]
-        .iter()
-        .map(|c| s.classes.get(*c))
-        .sum();
+    let findings: u64 = [
+        Class::WrongName,
+        Class::Nxdomain,
+        Class::Nodata,
+        Class::Hung,
+    ]
+    .iter()
+    .map(|c| s.classes.get(*c))
+    .sum();
     if findings > 0 {
         let _ = writeln!(
             t,
@@ -81,7 +86,11 @@ pub fn summary_text(s: &Summary) -> String {
     }
     if s.fail_on.triggered {
         let names: Vec<_> = s.fail_on.classes.iter().map(|c| c.as_str()).collect();
-        let _ = writeln!(t, "  --fail-on {} triggered: exit status 3", names.join(","));
+        let _ = writeln!(
+            t,
+            "  --fail-on {} triggered: exit status 3",
+            names.join(",")
+        );
     }
     t
 }

@@ -13,6 +13,7 @@
 mod backend;
 mod class;
 mod cli;
+mod demo;
 mod error;
 mod hlog;
 mod human;
@@ -21,6 +22,7 @@ mod netstat;
 mod plan;
 mod recorder;
 mod records;
+mod report;
 mod run;
 mod schedule;
 
@@ -31,16 +33,18 @@ pub use backend::system::{SystemBackend, SystemConfig};
 pub use backend::{Backend, LookupFuture};
 pub use class::{Class, Outcome, SearchRule};
 pub use cli::{BackendKind, Cli, Command, DemoArgs, ReportArgs, RunArgs};
+pub use demo::{DemoReport, DemoRow, demo};
 pub use error::{Error, Result};
 pub use hlog::{Interval, read as read_hlog};
+pub use main_entry::main_with_args;
 pub use netstat::UdpCounters;
 pub use plan::{Bounds, Outputs, Plan, ResolverPlan, Schedule, parse_server};
 pub use records::{
     ClassCounts, Event, FailOn, Latency, Notable, ResolverInfo, SCHEMA, ScheduleInfo, Summary,
     UdpInfo,
 };
-pub use run::{EXIT_FAIL_ON, RunReport, run, run_with};
+pub use report::{Bucket, HostRow, MergedReport, Signature, report};
+pub use run::{EXIT_FAIL_ON, RunReport, build_backend, run, run_with};
 pub use schedule::{Sample, Stop, StopReason};
-pub use main_entry::main_with_args;
 
 mod main_entry;

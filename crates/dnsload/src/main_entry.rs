@@ -24,7 +24,10 @@ where
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dnsload: cannot start the async runtime: {e}");
@@ -37,8 +40,8 @@ where
                 let plan = Plan::from_args(&args)?;
                 crate::run::run(&plan).await.map(|r| r.exit_code)
             }
-            Command::Report(_) => Ok(0),
-            Command::Demo(_) => Ok(0),
+            Command::Report(args) => crate::report::report(&args).map(|_| 0),
+            Command::Demo(args) => crate::demo::demo(&args).await.map(|_| 0),
         }
     });
     // Lookups stuck in getaddrinfo must not hold the exit.

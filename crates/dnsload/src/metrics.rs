@@ -62,7 +62,10 @@ pub fn render(id: &Identity, rec: &Recorder) -> String {
         } else {
             h.count_between(0, bound_us)
         };
-        let _ = writeln!(s, "dnsload_latency_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
+        let _ = writeln!(
+            s,
+            "dnsload_latency_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+        );
     }
     let _ = writeln!(
         s,
@@ -108,11 +111,9 @@ pub async fn serve(
             };
             tokio::spawn(async move {
                 let mut req = [0u8; 1024];
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_secs(2),
-                    sock.read(&mut req),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut req))
+                        .await;
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
                      Content-Length: {}\r\nConnection: close\r\n\r\n",

@@ -80,10 +80,7 @@ UdpLite: 0 0 0 0 0 0 0 0 0\n";
                 no_ports: 7
             }
         );
-        let later = UdpCounters {
-            in_errors: 20,
-            ..c
-        };
+        let later = UdpCounters { in_errors: 20, ..c };
         assert_eq!(later.since(c).in_errors, 8);
         assert!(UdpCounters::parse("nothing").is_none());
     }

@@ -253,7 +253,10 @@ fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." {
         return Err(bad("empty name"));
     }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\0') {
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\0')
+    {
         return Err(bad("contains spaces or control characters"));
     }
     if name.trim_end_matches('.').len() > 253 {
@@ -434,7 +437,10 @@ fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
         }
         BackendKind::Raw => {
             if plan.servers.is_empty() {
-                return Err(Error::flag("--server", "the raw backend needs --server ADDR"));
+                return Err(Error::flag(
+                    "--server",
+                    "the raw backend needs --server ADDR",
+                ));
             }
             for (flag, given) in [
                 ("--search", plan.search.is_some()),
@@ -468,7 +474,11 @@ pub fn parse_server(s: &str) -> Result<SocketAddr> {
         }
         return Ok(addr);
     }
-    if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return Ok(SocketAddr::new(ip, 53));
     }
     Err(Error::flag(
@@ -484,9 +494,8 @@ fn metrics_addr(s: &str, public: bool) -> Result<SocketAddr> {
     let addr = if let Ok(port) = port_only.parse::<u16>() {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
     } else {
-        s.parse::<SocketAddr>().map_err(|_| {
-            Error::flag("--metrics", format!("`{s}` is not PORT or IP:PORT"))
-        })?
+        s.parse::<SocketAddr>()
+            .map_err(|_| Error::flag("--metrics", format!("`{s}` is not PORT or IP:PORT")))?
     };
     if !addr.ip().is_loopback() && !public {
         return Err(Error::MetricsNotLoopback(addr));
@@ -547,15 +556,30 @@ mod tests {
         let e = plan(&["--server", "127.0.0.1", "--name", "a.test"]).unwrap_err();
         assert!(matches!(e, Error::Unbounded), "{e}");
         let e = plan(&[
-            "--server", "127.0.0.1", "--name", "a", "--count", "1", "--rate", "10", "--workers",
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a",
+            "--count",
+            "1",
+            "--rate",
+            "10",
+            "--workers",
             "2",
         ])
         .unwrap_err();
-        assert!(e.to_string().contains("--rate cannot be used with --workers"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("--rate cannot be used with --workers"),
+            "{e}"
+        );
         let e = plan(&["--server", "127.0.0.1", "--count", "1"]).unwrap_err();
         assert!(matches!(e, Error::NoNames), "{e}");
         let e = plan(&["--name", "a", "--count", "1"]).unwrap_err();
-        assert!(e.to_string().contains("--server ADDR or --resolv-conf"), "{e}");
+        assert!(
+            e.to_string().contains("--server ADDR or --resolv-conf"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -577,7 +601,12 @@ mod tests {
             plan(&v)
         };
         assert!(with(&["--timeout", "1500ms"]).is_err());
-        assert!(with(&["--server", "::1"]).unwrap_err().to_string().contains("IPv4"));
+        assert!(
+            with(&["--server", "::1"])
+                .unwrap_err()
+                .to_string()
+                .contains("IPv4")
+        );
         assert!(with(&["--attempts", "9"]).is_err());
         let p = with(&["--timeout", "1s", "--server", "127.0.0.1:5353"]).unwrap();
         assert!(p.resolver.overrides_system());
@@ -607,8 +636,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dnsload-names-{}", std::process::id()));
         std::fs::write(&dir, "# probes\nb.test\n\n c.test # second\n").unwrap();
         let p = plan(&[
-            "--server", "127.0.0.1", "--name", "a.test", "--names",
-            dir.to_str().unwrap(), "--count", "1",
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a.test",
+            "--names",
+            dir.to_str().unwrap(),
+            "--count",
+            "1",
         ])
         .unwrap();
         std::fs::remove_file(&dir).unwrap();

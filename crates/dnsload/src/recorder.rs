@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::class::Class;
 use crate::error::{Error, Result};
 use crate::hlog::{self, HlogWriter};
 use crate::plan::is_stdout;
@@ -192,18 +191,14 @@ impl Recorder {
         {
             self.error = Some(Error::io("cannot write events", e));
         }
-        let elapsed = now
-            .duration_since(self.interval_start)
-            .unwrap_or_default();
+        let elapsed = now.duration_since(self.interval_start).unwrap_or_default();
         if elapsed >= length {
             self.write_interval(now);
         }
     }
 
     fn write_interval(&mut self, now: SystemTime) {
-        let length = now
-            .duration_since(self.interval_start)
-            .unwrap_or_default();
+        let length = now.duration_since(self.interval_start).unwrap_or_default();
         if let Some(h) = self.hlog.as_mut()
             && let Err(e) = h.interval(&self.interval, self.interval_start, length)
             && self.error.is_none()
@@ -276,11 +271,6 @@ impl Recorder {
     pub fn events_written(&self) -> u64 {
         self.events_written
     }
-
-    /// Count of one class.
-    pub fn count(&self, class: Class) -> u64 {
-        self.counts.get(class)
-    }
 }
 
 /// Percentiles of a microsecond histogram, in ms.
@@ -292,7 +282,7 @@ pub fn latency_of(h: &Histogram<u64>) -> Latency {
     Latency {
         count: h.len(),
         min: h.min() as f64 / 1e3,
-        mean: (h.mean() * 1e3).round() / 1e6,
+        mean: h.mean().round() / 1e3,
         p50: q(0.50),
         p90: q(0.90),
         p99: q(0.99),

@@ -2,8 +2,6 @@
 //!
 //! docs/dnsload-schema.md documents every field; tests parse real outputs back into these types.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::class::Class;
@@ -257,11 +255,6 @@ pub struct FailOn {
     pub classes: Vec<Class>,
     /// Whether any of them occurred (then the exit status is 3).
     pub triggered: bool,
-}
-
-/// Per-class counts keyed by class name (for reports and metrics).
-pub fn class_map(c: &ClassCounts) -> BTreeMap<&'static str, u64> {
-    Class::ALL.iter().map(|k| (k.as_str(), c.get(*k))).collect()
 }
 
 #[cfg(test)]

@@ -71,7 +71,9 @@ pub async fn build_backend(plan: &Plan) -> Result<Arc<dyn Backend>> {
             };
             let backend = tokio::task::spawn_blocking(move || SystemBackend::start(config))
                 .await
-                .map_err(|e| Error::io("starting the system backend", std::io::Error::other(e)))??;
+                .map_err(|e| {
+                    Error::io("starting the system backend", std::io::Error::other(e))
+                })??;
             Arc::new(backend)
         }
         BackendKind::Stub => Arc::new(StubBackend::from_plan(plan)?),
@@ -120,7 +122,9 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     )?));
 
     let metrics = match outs.metrics {
-        Some(addr) => Some(crate::metrics::serve(addr, id.clone(), Arc::clone(&rec), stop.clone()).await?),
+        Some(addr) => {
+            Some(crate::metrics::serve(addr, id.clone(), Arc::clone(&rec), stop.clone()).await?)
+        }
         None => None,
     };
 
@@ -189,7 +193,10 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
 
     let (flush, summary) = {
         let mut r = rec.lock().map_err(|_| {
-            Error::io("recorder", std::io::Error::other("a recording thread panicked"))
+            Error::io(
+                "recorder",
+                std::io::Error::other("a recording thread panicked"),
+            )
         })?;
         let flush = r.finish(finished);
         let counts = r.counts();
@@ -300,4 +307,3 @@ fn schedule_info(s: Schedule, late_starts: u64, max_start_delay_ms: f64) -> Sche
         },
     }
 }
-

@@ -182,7 +182,9 @@ pub fn apply(asked: &Override) -> Result<ResolverState> {
 #[cfg(not(dnsload_glibc))]
 pub fn apply(asked: &Override) -> Result<ResolverState> {
     let _ = asked;
-    Err(Error::GlibcRequired("the system backend's resolver override"))
+    Err(Error::GlibcRequired(
+        "the system backend's resolver override",
+    ))
 }
 
 /// The calling thread's resolver state, initialising it from the system's configuration if
@@ -273,7 +275,9 @@ mod tests {
     #[test]
     fn nsswitch_services_that_bypass_the_override_are_refused() {
         assert!(check_nsswitch("hosts:          files dns\n").is_ok());
-        assert!(check_nsswitch("hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname").is_ok());
+        assert!(
+            check_nsswitch("hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname").is_ok()
+        );
         let e = check_nsswitch("hosts: files resolve [!UNAVAIL=return] dns").unwrap_err();
         assert!(e.to_string().contains("`resolve`"), "{e}");
         assert!(check_nsswitch("hosts: files").is_err());

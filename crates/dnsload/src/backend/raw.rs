@@ -97,9 +97,8 @@ impl RawBackend {
 
     async fn query(&self, target: &Target, name: &str) -> Outcome {
         let start = Instant::now();
-        let fail = |class: Class, detail: String| {
-            Outcome::new(class, start.elapsed()).with_detail(detail)
-        };
+        let fail =
+            |class: Class, detail: String| Outcome::new(class, start.elapsed()).with_detail(detail);
         let qname = match Name::from_utf8(name) {
             Ok(mut n) => {
                 n.set_fqdn(true);

@@ -106,7 +106,9 @@ impl SystemBackend {
         let overridden = !config.over.is_empty();
         if overridden {
             if !glibc::supported() {
-                return Err(Error::GlibcRequired("the system backend's resolver override"));
+                return Err(Error::GlibcRequired(
+                    "the system backend's resolver override",
+                ));
             }
             if let Ok(text) = std::fs::read_to_string("/etc/nsswitch.conf") {
                 glibc::check_nsswitch(&text)?;
@@ -396,7 +398,9 @@ fn sockaddr_ip(ai: &libc::addrinfo) -> Option<IpAddr> {
         libc::AF_INET => {
             // SAFETY: for AF_INET, ai_addr points to a sockaddr_in.
             let sin = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in) };
-            Some(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()))
+            Some(IpAddr::from(
+                u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+            ))
         }
         libc::AF_INET6 => {
             // SAFETY: for AF_INET6, ai_addr points to a sockaddr_in6.
@@ -438,4 +442,3 @@ impl std::fmt::Debug for SystemBackend {
             .finish_non_exhaustive()
     }
 }
-

@@ -1,0 +1,9 @@
+//! dnsload's integration tests: one binary, a module per area, faultdns in-process.
+
+mod classify;
+mod cli;
+mod memory;
+mod outputs;
+mod report;
+mod util;
+mod war_story;
