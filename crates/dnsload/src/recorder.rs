@@ -294,7 +294,7 @@ pub fn latency_of(h: &Histogram<u64>) -> Latency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::class::Outcome;
+    use crate::class::{Class, Outcome};
     use tokio::time::Instant;
 
     fn sample(class: Class, elapsed_ms: u64) -> Sample {
