@@ -14,14 +14,17 @@
 //!
 //! Nothing is spawned: sockets live in this future and close when it completes or is dropped.
 
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::ReadBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{Interest, ReadBuf, Ready};
 use tokio::net::{TcpStream, UdpSocket};
 use tracing::{Span, debug, debug_span};
 
@@ -141,9 +144,14 @@ impl Tally {
     }
 }
 
+/// Resolves when the socket has a pending error (ICMP port unreachable): epoll reports that as
+/// EPOLLERR without EPOLLIN, which does not wake a reader, so it is watched separately.
+type ErrorWatch = Pin<Box<dyn Future<Output = io::Result<Ready>> + Send>>;
+
 /// A UDP query waiting for its reply.
 struct InFlight {
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    error_watch: ErrorWatch,
     id: u16,
     server: usize,
     edns: bool,
@@ -207,7 +215,7 @@ impl Exchange<'_> {
             };
             let mut attempt_deadline = attempt_deadline;
             loop {
-                let in_flight = &self.in_flight;
+                let in_flight = &mut self.in_flight;
                 turn = turn.wrapping_add(1);
                 let wait = std::future::poll_fn(|cx| poll_in_flight(cx, in_flight, &mut buf, turn));
                 let (i, event) = match tokio::time::timeout_at(attempt_deadline.into(), wait).await
@@ -287,8 +295,13 @@ impl Exchange<'_> {
             Ok(socket) => {
                 span.in_scope(|| debug!(name = %self.question.name, "query sent"));
                 let edns = edns.is_some();
+                let socket = Arc::new(socket);
+                let watched = socket.clone();
+                let error_watch: ErrorWatch =
+                    Box::pin(async move { watched.ready(Interest::ERROR).await });
                 self.in_flight.push(InFlight {
                     socket,
+                    error_watch,
                     id,
                     server,
                     edns,
@@ -498,7 +511,7 @@ impl Exchange<'_> {
 /// socket cannot starve the others.
 fn poll_in_flight(
     cx: &mut Context<'_>,
-    in_flight: &[InFlight],
+    in_flight: &mut [InFlight],
     buf: &mut [u8],
     turn: usize,
 ) -> Poll<(usize, Event)> {
@@ -513,6 +526,14 @@ fn poll_in_flight(
             }
             Poll::Ready(Err(error)) => return Poll::Ready((i, Event::Error(error))),
             Poll::Pending => {}
+        }
+        let flight = &mut in_flight[i];
+        if let Poll::Ready(ready) = flight.error_watch.as_mut().poll(cx) {
+            let error = match ready.and_then(|_| flight.socket.take_error()) {
+                Ok(Some(error)) | Err(error) => error,
+                Ok(None) => io::Error::other("socket reported an error without a code"),
+            };
+            return Poll::Ready((i, Event::Error(error)));
         }
     }
     Poll::Pending
