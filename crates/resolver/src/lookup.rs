@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -64,7 +64,7 @@ impl Inner {
         deadline: Instant,
         policy: SearchPolicy,
     ) -> Result<Answer, Error> {
-        if let Some(answer) = self.from_hosts(name, ask, start) {
+        if let Some(answer) = self.hosts_answer(name, ask, start) {
             return Ok(answer);
         }
         let mut walk = Walk::new(policy);
@@ -101,50 +101,7 @@ impl Inner {
                 break;
             }
         }
-        let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
-            name: asked.to_string(),
-            record_type: match ask {
-                Ask::Type(t) => Some(t),
-                Ask::Ip => None,
-            },
-            candidate: candidate.map(|i| traces[i].name.clone()),
-            elapsed: start.elapsed(),
-            io_error: candidate.and_then(|i| ios[i]),
-            trace: traces,
-        };
-        match walk.verdict() {
-            Some(Verdict::Answered(i)) => match found {
-                Some(Found {
-                    answered,
-                    extra,
-                    server,
-                }) => {
-                    let mut records = answered.records;
-                    records.extend(extra);
-                    Ok(Answer {
-                        name: traces[i].name.clone(),
-                        canonical: answered.canonical,
-                        records,
-                        chain: answered.chain,
-                        server: Some(server),
-                        elapsed: start.elapsed(),
-                        trace: traces,
-                    })
-                }
-                // An answer outcome always carries its records.
-                None => Err(Error::lookup(
-                    ErrorKind::Malformed,
-                    failure(Some(i), traces),
-                )),
-            },
-            Some(Verdict::NotFound(kind)) => {
-                let last = traces.len().checked_sub(1);
-                Err(Error::lookup(kind, failure(last, traces)))
-            }
-            Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
-            // No candidate at all cannot happen (a name always is its own candidate).
-            None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
-        }
+        conclude(&walk, traces, ios, found, asked, ask, start.elapsed())
     }
 
     /// Asks one candidate.
@@ -204,7 +161,7 @@ impl Inner {
     }
 
     /// An answer from the hosts file, if it lists the name (or address) asked.
-    fn from_hosts(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
+    fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
         let wanted = |ip: &IpAddr| match ask {
             Ask::Ip => true,
             Ask::Type(RecordType::A) => ip.is_ipv4(),
@@ -228,7 +185,7 @@ impl Inner {
                 Record::from_rdata(canonical.clone(), 0, data)
             })
             .collect();
-        Some(hosts_answer(name, canonical.clone(), records, start))
+        Some(answer_from_hosts(name, canonical.clone(), records, start))
     }
 
     /// The hosts file's name for `ip`, as a PTR answer.
@@ -236,11 +193,11 @@ impl Inner {
         let host = self.hosts.reverse(ip)?;
         let name = Name::from(ip);
         let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
-        Some(hosts_answer(&name, name.clone(), vec![record], start))
+        Some(answer_from_hosts(&name, name.clone(), vec![record], start))
     }
 }
 
-fn hosts_answer(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
+fn answer_from_hosts(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
     let mut name = name.clone();
     name.set_fqdn(true);
     Answer {
@@ -251,6 +208,56 @@ fn hosts_answer(name: &Name, canonical: Name, records: Vec<Record>, start: Insta
         server: None,
         elapsed: start.elapsed(),
         trace: Vec::new(),
+    }
+}
+
+/// Turns a finished walk into the lookup's result: the answer of the candidate that answered,
+/// or the error the verdict names, with the whole trace.
+fn conclude(
+    walk: &Walk,
+    traces: Vec<CandidateTrace>,
+    ios: Vec<Option<io::ErrorKind>>,
+    found: Option<Found>,
+    asked: &str,
+    ask: Ask,
+    elapsed: Duration,
+) -> Result<Answer, Error> {
+    let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
+        name: asked.to_string(),
+        record_type: match ask {
+            Ask::Type(t) => Some(t),
+            Ask::Ip => None,
+        },
+        candidate: candidate.map(|i| traces[i].name.clone()),
+        elapsed,
+        io_error: candidate.and_then(|i| ios.get(i).copied().flatten()),
+        trace: traces,
+    };
+    match walk.verdict() {
+        Some(Verdict::Answered(i)) => match found {
+            Some(Found { answered, extra, server }) => {
+                let mut records = answered.records;
+                records.extend(extra);
+                Ok(Answer {
+                    name: traces[i].name.clone(),
+                    canonical: answered.canonical,
+                    records,
+                    chain: answered.chain,
+                    server: Some(server),
+                    elapsed,
+                    trace: traces,
+                })
+            }
+            // An answer outcome always carries its records.
+            None => Err(Error::lookup(ErrorKind::Malformed, failure(Some(i), traces))),
+        },
+        Some(Verdict::NotFound(kind)) => {
+            let last = traces.len().checked_sub(1);
+            Err(Error::lookup(kind, failure(last, traces)))
+        }
+        Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
+        // No candidate at all cannot happen (a name always is its own candidate).
+        None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
     }
 }
 
@@ -340,5 +347,92 @@ mod tests {
         assert_eq!(merge(NxDomain, NxDomain).0, Outcome::NxDomain);
         assert_eq!(merge(NxDomain, NoData).0, Outcome::NoData);
         assert_eq!(merge(NoData, NoData).0, Outcome::NoData);
+    }
+
+    mod iron_rule {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn outcome() -> impl Strategy<Value = Outcome> {
+            prop_oneof![
+                Just(Outcome::Answer),
+                Just(Outcome::NoData),
+                Just(Outcome::NxDomain),
+                Just(Outcome::Failed(ErrorKind::Timeout)),
+                Just(Outcome::Failed(ErrorKind::ServFail)),
+                Just(Outcome::Failed(ErrorKind::Refused)),
+                Just(Outcome::Failed(ErrorKind::Network)),
+                Just(Outcome::Failed(ErrorKind::Malformed)),
+            ]
+        }
+
+        /// Drives the walk over per-candidate outcomes as `Inner::lookup` does, and concludes.
+        fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
+            let mut walk = Walk::new(policy);
+            let (mut traces, mut ios, mut found) = (Vec::new(), Vec::new(), None);
+            for (i, &outcome) in outcomes.iter().enumerate() {
+                traces.push(CandidateTrace {
+                    name: Name::from_ascii(format!("c{i}.example.")).unwrap(),
+                    outcome,
+                    attempts: Vec::new(),
+                    elapsed: Duration::ZERO,
+                });
+                ios.push(None);
+                if outcome == Outcome::Answer {
+                    let TypeOutcome::Answer { answered, server } = answered() else {
+                        unreachable!()
+                    };
+                    found = Some(Found { answered, extra: Vec::new(), server });
+                }
+                if walk.record(outcome) == Step::Stop {
+                    break;
+                }
+            }
+            conclude(&walk, traces, ios, found, "c", Ask::Ip, Duration::ZERO)
+        }
+
+        proptest! {
+            #[test]
+            fn not_found_only_if_every_candidate_said_so(
+                continue_on_failure in any::<bool>(),
+                outcomes in prop::collection::vec(outcome(), 1..8),
+            ) {
+                let policy = if continue_on_failure {
+                    SearchPolicy::ContinueOnFailure
+                } else {
+                    SearchPolicy::StopOnFailure
+                };
+                let result = lookup(policy, &outcomes);
+                let trace: Vec<Outcome> = match &result {
+                    Ok(answer) => answer.trace().iter().map(|t| t.outcome).collect(),
+                    Err(e) => e.trace().iter().map(|t| t.outcome).collect(),
+                };
+                let failed = trace.iter().any(|o| matches!(o, Outcome::Failed(_)));
+                match &result {
+                    Err(e) if e.is_not_found() => {
+                        prop_assert!(trace.iter().all(|o| o.is_not_found()));
+                        prop_assert_eq!(trace.len(), outcomes.len(), "every candidate tried");
+                        prop_assert!(!e.is_temporary());
+                    }
+                    Err(e) => {
+                        prop_assert!(failed, "an error that is not not-found needs a failure");
+                        prop_assert!(e.is_temporary());
+                        let first = trace.iter().find_map(|o| match o {
+                            Outcome::Failed(kind) => Some(*kind),
+                            _ => None,
+                        });
+                        prop_assert_eq!(Some(e.kind()), first);
+                    }
+                    Ok(answer) => {
+                        prop_assert_eq!(trace.last(), Some(&Outcome::Answer));
+                        prop_assert_eq!(answer.name(), &answer.trace().last().unwrap().name);
+                        prop_assert!(!failed || continue_on_failure);
+                    }
+                }
+                if failed {
+                    prop_assert!(!matches!(&result, Err(e) if e.is_not_found()));
+                }
+            }
+        }
     }
 }
