@@ -235,7 +235,11 @@ fn conclude(
     };
     match walk.verdict() {
         Some(Verdict::Answered(i)) => match found {
-            Some(Found { answered, extra, server }) => {
+            Some(Found {
+                answered,
+                extra,
+                server,
+            }) => {
                 let mut records = answered.records;
                 records.extend(extra);
                 Ok(Answer {
@@ -249,7 +253,10 @@ fn conclude(
                 })
             }
             // An answer outcome always carries its records.
-            None => Err(Error::lookup(ErrorKind::Malformed, failure(Some(i), traces))),
+            None => Err(Error::lookup(
+                ErrorKind::Malformed,
+                failure(Some(i), traces),
+            )),
         },
         Some(Verdict::NotFound(kind)) => {
             let last = traces.len().checked_sub(1);
@@ -382,7 +389,11 @@ mod tests {
                     let TypeOutcome::Answer { answered, server } = answered() else {
                         unreachable!()
                     };
-                    found = Some(Found { answered, extra: Vec::new(), server });
+                    found = Some(Found {
+                        answered,
+                        extra: Vec::new(),
+                        server,
+                    });
                 }
                 if walk.record(outcome) == Step::Stop {
                     break;
