@@ -2,6 +2,7 @@
 //! real time (short per-attempt timeouts where only the shape matters, generous margins).
 
 mod deadlines;
+mod iron_rule;
 mod lookups;
 mod recovery;
 mod resolv_conf;
