@@ -160,32 +160,11 @@ impl Inner {
         }
     }
 
-    /// An answer from the hosts file, if it lists the name (or address) asked.
+    /// An answer from the hosts file, if it lists the name asked with addresses of the family
+    /// asked.
     fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
-        let wanted = |ip: &IpAddr| match ask {
-            Ask::Ip => true,
-            Ask::Type(RecordType::A) => ip.is_ipv4(),
-            Ask::Type(RecordType::AAAA) => ip.is_ipv6(),
-            Ask::Type(_) => false,
-        };
         let (canonical, ips) = self.hosts.lookup(name)?;
-        let mut ips: Vec<IpAddr> = ips.iter().copied().filter(wanted).collect();
-        if ips.is_empty() {
-            return None;
-        }
-        // A first, then AAAA, as lookup_ip orders DNS answers.
-        ips.sort_by_key(|ip| ip.is_ipv6());
-        let records = ips
-            .into_iter()
-            .map(|ip| {
-                let data = match ip {
-                    IpAddr::V4(v4) => RData::A(A(v4)),
-                    IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-                };
-                Record::from_rdata(canonical.clone(), 0, data)
-            })
-            .collect();
-        Some(answer_from_hosts(name, canonical.clone(), records, start))
+        local_answer(name, canonical.clone(), ips, ask, start)
     }
 
     /// The hosts file's name for `ip`, as a PTR answer.
@@ -193,11 +172,55 @@ impl Inner {
         let host = self.hosts.reverse(ip)?;
         let name = Name::from(ip);
         let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
-        Some(answer_from_hosts(&name, name.clone(), vec![record], start))
+        Some(local(&name, name.clone(), vec![record], start))
     }
 }
 
-fn answer_from_hosts(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
+/// The answer to an address literal (`192.0.2.1`, `2001:db8::1`) asked as A, AAAA or both: the
+/// address itself, as getaddrinfo treats numeric hosts. Named by the address (IPv4) or its
+/// `ip6.arpa.` name (IPv6, which is not a valid host name).
+pub(crate) fn literal_answer(asked: &str, ask: Ask, start: Instant) -> Option<Answer> {
+    let ip = asked.parse::<IpAddr>().ok()?;
+    let mut name = Name::from_ascii(asked).unwrap_or_else(|_| Name::from(ip));
+    name.set_fqdn(true);
+    local_answer(&name, name.clone(), &[ip], ask, start)
+}
+
+/// An answer made of the addresses of `ips` that fit `ask` (A first, then AAAA); `None` when
+/// none fits.
+fn local_answer(
+    name: &Name,
+    canonical: Name,
+    ips: &[IpAddr],
+    ask: Ask,
+    start: Instant,
+) -> Option<Answer> {
+    let wanted = |ip: &IpAddr| match ask {
+        Ask::Ip => true,
+        Ask::Type(RecordType::A) => ip.is_ipv4(),
+        Ask::Type(RecordType::AAAA) => ip.is_ipv6(),
+        Ask::Type(_) => false,
+    };
+    let mut ips: Vec<IpAddr> = ips.iter().copied().filter(wanted).collect();
+    if ips.is_empty() {
+        return None;
+    }
+    ips.sort_by_key(|ip| ip.is_ipv6());
+    let records = ips
+        .into_iter()
+        .map(|ip| {
+            let data = match ip {
+                IpAddr::V4(v4) => RData::A(A(v4)),
+                IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+            };
+            Record::from_rdata(canonical.clone(), 0, data)
+        })
+        .collect();
+    Some(local(name, canonical, records, start))
+}
+
+/// An answer that did not come from DNS (hosts file, address literal).
+fn local(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
     let mut name = name.clone();
     name.set_fqdn(true);
     Answer {

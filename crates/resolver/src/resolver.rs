@@ -12,7 +12,7 @@ use crate::config::{Config, MAX_DEADLINE, MIN_DEADLINE, SearchPolicy};
 use crate::error::Error;
 use crate::exchange::Settings;
 use crate::hosts::Hosts;
-use crate::lookup::{Ask, Inner};
+use crate::lookup::{Ask, Inner, literal_answer};
 use crate::servers::{ServerStats, Servers};
 
 /// Per-call overrides for [`Resolver::lookup_with`] and [`Resolver::lookup_ip_with`].
@@ -68,7 +68,8 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// Builds a resolver from `config`, reading the hosts file if one is configured.
+    /// Builds a resolver from `config`, reading the hosts file if one is configured (once,
+    /// synchronously: build resolvers at start-up and clone them, rather than per request).
     ///
     /// Fails with [`ErrorKind::Config`](crate::ErrorKind::Config) when there is no server, a
     /// server has port 0, or a search domain is not a valid name.
@@ -208,6 +209,9 @@ impl Resolver {
 
     async fn run(&self, asked: &str, ask: Ask, options: &LookupOptions) -> Result<Answer, Error> {
         let start = Instant::now();
+        if let Some(answer) = literal_answer(asked, ask, start) {
+            return Ok(answer);
+        }
         let name = parse_name(asked)?;
         let deadline = start + options.deadline.unwrap_or(self.inner.config.deadline);
         let policy = options

@@ -26,7 +26,7 @@ async fn lookup_ip_merges_both_families() {
     assert_eq!(answer.name().to_string(), "www.example.com.");
     assert_eq!(answer.ips(), [ip("192.0.2.10"), ip("2001:db8::10")]);
     assert_eq!(answer.min_ttl(), Some(60));
-    assert!(!answer.from_hosts_file());
+    assert!(!answer.is_local());
     // Only an A record: the AAAA NODATA does not hide it.
     let answer = r.lookup_ip("v4only.example.com").await.expect("answer");
     assert_eq!(answer.ips(), [ip("192.0.2.11")]);
@@ -94,7 +94,7 @@ async fn hosts_file_answers_first() {
     let server = faultdns(&[]).await;
     let r = resolver(config(vec![server.addr()]).with_hosts_file(Some(fixture("hosts"))));
     let answer = r.lookup_ip("db.fixture.test").await.expect("from hosts");
-    assert!(answer.from_hosts_file());
+    assert!(answer.is_local());
     assert_eq!(answer.ips(), [ip("192.0.2.50"), ip("2001:db8::50")]);
     let answer = r.lookup_ip("DB").await.expect("alias, any case");
     assert_eq!(answer.canonical_name().to_string(), "db.fixture.test.");
@@ -102,7 +102,7 @@ async fn hosts_file_answers_first() {
         .lookup("www.example.com", RecordType::A)
         .await
         .expect("dns");
-    assert!(!answer.from_hosts_file());
+    assert!(!answer.is_local());
     let answer = r
         .reverse(ip("192.0.2.50"))
         .await
@@ -136,6 +136,22 @@ async fn single_request_and_rotate() {
     let stats = r.server_stats();
     assert_eq!(stats[0].queries, 4);
     assert_eq!(stats[1].queries, 4);
+}
+
+/// An address literal is its own answer, without a query (as getaddrinfo's numeric hosts).
+#[tokio::test]
+async fn address_literals_answer_themselves() {
+    let server = faultdns(&[]).await;
+    let r = resolver(config(vec![server.addr()]));
+    let answer = r.lookup_ip("192.0.2.7").await.expect("literal");
+    assert!(answer.is_local());
+    assert_eq!(answer.ips(), [ip("192.0.2.7")]);
+    let answer = r
+        .lookup("2001:db8::7", RecordType::AAAA)
+        .await
+        .expect("literal");
+    assert_eq!(answer.ips(), [ip("2001:db8::7")]);
+    assert_eq!(server.counters().queries, 0);
 }
 
 #[tokio::test]
