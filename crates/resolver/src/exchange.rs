@@ -20,12 +20,13 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::io::{Interest, ReadBuf, Ready};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Instant;
 use tracing::{Span, debug, debug_span};
 
 use crate::error::ErrorKind;
@@ -191,7 +192,7 @@ struct Exchange<'a> {
 impl Exchange<'_> {
     async fn run(mut self) -> TypeOutcome {
         let n = self.servers.len();
-        let start = self.servers.start(Instant::now());
+        let start = self.servers.start(std::time::Instant::now());
         let mut buf = vec![0u8; RECV_BUFFER];
         let mut turn = 0usize;
         for k in 0..usize::from(self.settings.attempts) {
@@ -218,8 +219,7 @@ impl Exchange<'_> {
                 let in_flight = &mut self.in_flight;
                 turn = turn.wrapping_add(1);
                 let wait = std::future::poll_fn(|cx| poll_in_flight(cx, in_flight, &mut buf, turn));
-                let (i, event) = match tokio::time::timeout_at(attempt_deadline.into(), wait).await
-                {
+                let (i, event) = match tokio::time::timeout_at(attempt_deadline, wait).await {
                     Ok(ready) => ready,
                     Err(_) => {
                         self.attempt_timed_out(current, attempt_deadline);
@@ -325,7 +325,7 @@ impl Exchange<'_> {
         };
         let state = self.state(server);
         ServerState::bump(&state.network_errors);
-        state.failed(Instant::now());
+        state.failed(std::time::Instant::now());
         self.finish(trace, result);
     }
 
@@ -337,7 +337,7 @@ impl Exchange<'_> {
         flight.span.in_scope(|| debug!("attempt timed out"));
         let state = self.state(server);
         ServerState::bump(&state.timeouts);
-        state.failed(Instant::now());
+        state.failed(std::time::Instant::now());
         let result = if attempt_deadline >= self.deadline {
             AttemptResult::Deadline
         } else {
@@ -428,7 +428,7 @@ impl Exchange<'_> {
             }
             Reply::ServFail | Reply::FormErr | Reply::Lame => {
                 ServerState::bump(&state.servfails);
-                state.failed(Instant::now());
+                state.failed(std::time::Instant::now());
                 let result = match reply {
                     Reply::Lame => AttemptResult::Lame,
                     Reply::FormErr => AttemptResult::FormErr,
@@ -438,7 +438,7 @@ impl Exchange<'_> {
             }
             Reply::Refused | Reply::NotImp => {
                 ServerState::bump(&state.refused);
-                state.failed(Instant::now());
+                state.failed(std::time::Instant::now());
                 let result = match reply {
                     Reply::NotImp => AttemptResult::NotImp,
                     _ => AttemptResult::Refused,
@@ -466,7 +466,7 @@ impl Exchange<'_> {
             ServerState::bump(&self.state(server).queries);
             let span = debug_span!("attempt", server = %addr, id, tcp = true);
             let query = build_query(id, self.question, edns);
-            let reply = tokio::time::timeout_at(deadline.into(), tcp_query(addr, &query)).await;
+            let reply = tokio::time::timeout_at(deadline, tcp_query(addr, &query)).await;
             let bytes = match reply {
                 Ok(Ok(bytes)) => bytes,
                 Ok(Err(error)) => {
@@ -478,7 +478,7 @@ impl Exchange<'_> {
                     span.in_scope(|| debug!("tcp timed out"));
                     let state = self.state(server);
                     ServerState::bump(&state.timeouts);
-                    state.failed(Instant::now());
+                    state.failed(std::time::Instant::now());
                     let deadline_hit = deadline >= self.deadline;
                     let result = if deadline_hit {
                         AttemptResult::Deadline

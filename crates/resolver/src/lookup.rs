@@ -1,12 +1,15 @@
 //! One lookup: the hosts file, then the candidate walk under the overall deadline, each
 //! candidate asked through `exchange` (A and AAAA together for `lookup_ip`).
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::pin::pin;
+use std::time::Duration;
 
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::time::Instant;
 
 use crate::answer::Answer;
 use crate::candidates::candidates;
@@ -135,16 +138,15 @@ impl Inner {
                 let (qa, qaaaa) = (question(RecordType::A), question(RecordType::AAAA));
                 let (mut ta, mut taaaa) = (Vec::new(), Vec::new());
                 let servers = &self.servers;
+                let fa = exchange(servers, settings, &qa, start, deadline, &mut ta);
+                let faaaa = exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa);
+                let grace = settings.timeout;
                 let (a, aaaa) = if self.config.single_request {
-                    let a = exchange(servers, settings, &qa, start, deadline, &mut ta).await;
-                    let aaaa =
-                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa).await;
+                    let a = fa.await;
+                    let aaaa = after(faaaa, &a, grace, deadline).await;
                     (a, aaaa)
                 } else {
-                    tokio::join!(
-                        exchange(servers, settings, &qa, start, deadline, &mut ta),
-                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa),
-                    )
+                    both(fa, faaaa, grace, deadline).await
                 };
                 let mut attempts = ta;
                 attempts.extend(taaaa);
@@ -232,6 +234,48 @@ fn local(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> 
         elapsed: start.elapsed(),
         trace: Vec::new(),
     }
+}
+
+/// Runs both questions concurrently in this future. Once one has an answer, the other gets
+/// `grace` more (one per-attempt timeout) before it is given up as a timeout, so a family the
+/// network loses cannot hold an answer back until the deadline.
+async fn both(
+    a: impl Future<Output = TypeOutcome>,
+    aaaa: impl Future<Output = TypeOutcome>,
+    grace: Duration,
+    deadline: Instant,
+) -> (TypeOutcome, TypeOutcome) {
+    let (mut a, mut aaaa) = (pin!(a), pin!(aaaa));
+    tokio::select! {
+        done = &mut a => {
+            let other = after(aaaa, &done, grace, deadline).await;
+            (done, other)
+        }
+        done = &mut aaaa => {
+            let other = after(a, &done, grace, deadline).await;
+            (other, done)
+        }
+    }
+}
+
+/// Finishes `other` after `done` completed: in full, unless `done` is an answer, in which case
+/// for at most `grace` more.
+async fn after(
+    other: impl Future<Output = TypeOutcome>,
+    done: &TypeOutcome,
+    grace: Duration,
+    deadline: Instant,
+) -> TypeOutcome {
+    if !matches!(done, TypeOutcome::Answer { .. }) {
+        return other.await;
+    }
+    let until = (Instant::now() + grace).min(deadline);
+    tokio::time::timeout_at(until, other)
+        .await
+        .unwrap_or(TypeOutcome::Failed {
+            kind: ErrorKind::Timeout,
+            io: None,
+        })
 }
 
 /// Turns a finished walk into the lookup's result: the answer of the candidate that answered,

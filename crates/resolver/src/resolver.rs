@@ -2,9 +2,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
+use tokio::time::Instant;
 use tracing::{Instrument, info_span};
 
 use crate::answer::Answer;
@@ -134,7 +135,10 @@ impl Resolver {
 
     /// The IPv4 and IPv6 addresses of `name`: A and AAAA asked concurrently for each candidate
     /// (one after the other with `single-request`), merged. One family failing while the other
-    /// answers is an answer (the failure is in [`Answer::trace`]).
+    /// answers is an answer (the failure is in [`Answer::trace`]); once one family has answered,
+    /// the other gets one more per-attempt timeout, not the rest of the deadline. A candidate
+    /// counts as not found only if both families got NXDOMAIN/NODATA. An IP address literal
+    /// answers itself without a query.
     ///
     /// Returns by the configured deadline. The hosts file is consulted first.
     ///

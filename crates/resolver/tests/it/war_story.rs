@@ -162,3 +162,48 @@ async fn not_found_when_every_candidate_is_nxdomain_or_nodata() {
     assert_eq!(e.kind(), ErrorKind::NoData, "{e}");
     assert!(e.is_not_found());
 }
+
+/// The war story with the real defaults (1 s per attempt, 5 attempts, 5 s deadline), in
+/// tokio's paused time: the dropped name costs exactly the 5 s budget, and the search name is
+/// never asked. (Paused time jumps ahead whenever the runtime idles, which is harmless here:
+/// the server never answers.)
+#[tokio::test(start_paused = true)]
+async fn war_story_with_default_timers() {
+    let server = faultdns(&["drop name=cloudflare.com."]).await;
+    let r = resolver(
+        stubborn::Config::new(vec![server.addr()])
+            .with_search(vec![SEARCH.into()])
+            .with_hosts_file(None),
+    );
+    let start = tokio::time::Instant::now();
+    let e = r.lookup_ip("cloudflare.com").await.expect_err("dropped");
+    let elapsed = start.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_millis(5010),
+        "{elapsed:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "timed out resolving cloudflare.com. after 10 attempts over 1 server (5.00 s)"
+    );
+    let attempts = &e.trace()[0].attempts;
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|a| a.result == stubborn::AttemptResult::Timeout)
+            .count(),
+        8
+    );
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|a| a.result == stubborn::AttemptResult::Deadline)
+            .count(),
+        2
+    );
+    assert_eq!(
+        server.queries_for("cloudflare.com.in.our.internal.domain."),
+        0
+    );
+}
