@@ -1,0 +1,4 @@
+//! End-to-end tests across the workspace; one module per area.
+
+mod deploy;
+mod lab;
