@@ -119,6 +119,14 @@ async fn stub_backend_classes() {
     let long = format!("{}.test", "a".repeat(64));
     let got = classes(&["--server", &addr], &[long.as_str()]).await;
     assert_eq!(got[0].1, Class::Error, "{got:?}");
+    // Nothing listening: ICMP port unreachable is a network error, not a timeout.
+    let closed = closed_port().to_string();
+    let got = classes(
+        &["--server", &closed, "--timeout", "300ms", "--attempts", "1"],
+        &["ok.test"],
+    )
+    .await;
+    expect(&got, &[("ok.test", Class::Error)]);
     s.shutdown().await;
 }
 

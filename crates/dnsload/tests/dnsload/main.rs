@@ -1,6 +1,7 @@
 //! dnsload's integration tests: one binary, a module per area, faultdns in-process.
 
 mod classify;
+mod demo;
 mod cli;
 mod memory;
 mod outputs;
