@@ -8,7 +8,11 @@ async fn the_demo_prints_the_side_by_side_table() {
     let out = dnsload(args(&["demo", "--duration", "6s"])).await;
     let took = started.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(took.as_secs_f64() < 12.0, "a 6 s demo took {took:?}");
     for needle in [
         "lookups",
@@ -24,12 +28,17 @@ async fn the_demo_prints_the_side_by_side_table() {
     assert_eq!(stub_rows.len(), 2, "{text}");
     if dnsload::glibc_override_supported() {
         assert_eq!(
-            text.lines().filter(|l| l.contains("glibc getaddrinfo")).count(),
+            text.lines()
+                .filter(|l| l.contains("glibc getaddrinfo"))
+                .count(),
             2,
             "{text}"
         );
         assert!(text.contains("glibc: "), "{text}");
     } else {
-        assert!(text.contains("glibc is not this program's C library"), "{text}");
+        assert!(
+            text.contains("glibc is not this program's C library"),
+            "{text}"
+        );
     }
 }

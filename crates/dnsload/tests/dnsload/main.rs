@@ -1,8 +1,8 @@
 //! dnsload's integration tests: one binary, a module per area, faultdns in-process.
 
 mod classify;
-mod demo;
 mod cli;
+mod demo;
 mod memory;
 mod outputs;
 mod report;

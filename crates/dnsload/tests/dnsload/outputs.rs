@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use dnsload::{Class, Event, Summary};
 
-use crate::util::{args, dnsload, server, tmpdir};
+use crate::util::{args, assert_documented, dnsload, server, tmpdir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_summary_and_hlog_parse_against_the_schema() {
@@ -82,6 +82,12 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
         assert_eq!(e.host, "node-7");
         assert_eq!(e.backend, "raw");
         assert!(e.class != Class::Ok || e.elapsed_ms >= 100.0);
+    }
+
+    // Every field written is documented.
+    assert_documented(&std::fs::read_to_string(&sum).unwrap());
+    for line in text.lines() {
+        assert_documented(line);
     }
 
     let intervals = dnsload::read_hlog(&std::fs::read(&hl).unwrap()).unwrap();

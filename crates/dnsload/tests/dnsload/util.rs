@@ -100,3 +100,36 @@ pub fn closed_port() -> SocketAddr {
 pub fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
+
+/// Asserts that every field of a JSON output is named in docs/dnsload-schema.md.
+pub fn assert_documented(json: &str) {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/dnsload-schema.md"
+    ))
+    .unwrap();
+    let mut keys = std::collections::BTreeSet::new();
+    collect_keys(&serde_json::from_str(json).unwrap(), &mut keys);
+    for key in &keys {
+        assert!(
+            doc.contains(&format!("`{key}`")),
+            "field `{key}` is not in docs/dnsload-schema.md"
+        );
+    }
+}
+
+/// Object keys at any depth, except the run-length map's numeric keys.
+fn collect_keys(v: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                keys.insert(k.clone());
+                if k != "runs" {
+                    collect_keys(v, keys);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_keys(i, keys)),
+        _ => {}
+    }
+}

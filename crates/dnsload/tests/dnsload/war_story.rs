@@ -40,6 +40,7 @@ async fn shape(backend: &str, name: &str, ndots: &str, addr: &str, summary: &str
 
 fn check_summary_file(path: &str, report: &RunReport) {
     let text = std::fs::read_to_string(path).unwrap();
+    crate::util::assert_documented(&text);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     for field in [
         "schema",
