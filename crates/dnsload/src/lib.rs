@@ -17,6 +17,7 @@ mod demo;
 mod error;
 mod hlog;
 mod human;
+mod main_entry;
 mod metrics;
 mod netstat;
 mod plan;
@@ -40,11 +41,9 @@ pub use main_entry::main_with_args;
 pub use netstat::UdpCounters;
 pub use plan::{Bounds, Outputs, Plan, ResolverPlan, Schedule, parse_server};
 pub use records::{
-    ClassCounts, Event, FailOn, Latency, Notable, ResolverInfo, SCHEMA, ScheduleInfo, Summary,
-    UdpInfo,
+    ClassCounts, Event, FailOn, Latency, NOTABLE_KEPT, Notable, ResolverInfo, SCHEMA, ScheduleInfo,
+    Summary, UdpInfo,
 };
 pub use report::{Bucket, HostRow, MergedReport, Signature, report};
 pub use run::{EXIT_FAIL_ON, RunReport, build_backend, run, run_with};
 pub use schedule::{Sample, Stop, StopReason};
-
-mod main_entry;

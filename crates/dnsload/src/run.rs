@@ -123,7 +123,12 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
 
     let metrics = match outs.metrics {
         Some(addr) => {
-            Some(crate::metrics::serve(addr, id.clone(), Arc::clone(&rec), stop.clone()).await?)
+            let served =
+                crate::metrics::serve(addr, id.clone(), Arc::clone(&rec), stop.clone()).await?;
+            if !outs.quiet {
+                eprintln!("dnsload: metrics on http://{}/metrics", served.0);
+            }
+            Some(served)
         }
         None => None,
     };

@@ -12,7 +12,7 @@ use crate::records::ClassCounts;
 
 const WIDTH: f64 = 900.0;
 const PANEL: f64 = 260.0;
-const LEFT: f64 = 170.0;
+const LEFT: f64 = 130.0;
 const RIGHT: f64 = 30.0;
 
 /// A colour per failure class.
@@ -67,7 +67,7 @@ fn legend(s: &mut String, y: f64) {
             y + 10.0,
             c.as_str()
         );
-        x += 85.0;
+        x += 95.0;
     }
 }
 
@@ -295,7 +295,7 @@ fn latency_panel(s: &mut String, m: &MergedReport, top: f64) {
             PALETTE[i],
             curve(h),
             esc(host),
-            WIDTH - RIGHT - 150.0,
+            LEFT + 10.0,
             plot_top + 14.0 * (i as f64 + 2.0),
             PALETTE[i],
             esc(host)
@@ -307,7 +307,7 @@ fn latency_panel(s: &mut String, m: &MergedReport, top: f64) {
          <title>merged</title></polyline>\
          <text x=\"{:.1}\" y=\"{:.1}\" font-weight=\"bold\">merged ({} lookups)</text>",
         curve(merged),
-        WIDTH - RIGHT - 150.0,
+        LEFT + 10.0,
         plot_top + 14.0,
         merged.len()
     );
