@@ -16,7 +16,7 @@ use crate::cli::BackendKind;
 use crate::error::{Error, Result};
 use crate::human;
 use crate::netstat::UdpCounters;
-use crate::plan::{Plan, Schedule};
+use crate::plan::{Plan, Schedule, is_stdout};
 use crate::recorder::{self, Identity, Recorder, ms, open_output};
 use crate::records::{FailOn, ResolverInfo, SCHEMA, ScheduleInfo, Summary, UdpInfo};
 use crate::schedule::{self, Stop};
@@ -242,11 +242,17 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
         t.abort();
     }
     if let Some(out) = summary_out.as_mut() {
-        serde_json::to_writer_pretty(&mut *out, &summary)
-            .map_err(std::io::Error::other)
-            .and_then(|()| out.write_all(b"\n"))
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::io("cannot write the summary", e))?;
+        // One line on stdout (where it may share a log stream with events), pretty in a file.
+        let one_line = outs.summary_json.as_deref().is_some_and(is_stdout);
+        if one_line {
+            serde_json::to_writer(&mut *out, &summary)
+        } else {
+            serde_json::to_writer_pretty(&mut *out, &summary)
+        }
+        .map_err(std::io::Error::other)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("cannot write the summary", e))?;
     }
     if !outs.quiet {
         let text = human::summary_text(&summary);

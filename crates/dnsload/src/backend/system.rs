@@ -222,6 +222,8 @@ impl SystemBackend {
             });
         }
         self.pool.ready.notify_one();
+        // If this future is dropped (Ctrl-C, a stop), a job still queued is not started.
+        let _cancel = CancelQueued(Arc::clone(&state));
         let result = match tokio::time::timeout(self.deadline, &mut rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => {
@@ -310,6 +312,17 @@ impl Drop for SystemBackend {
             q.jobs.clear();
         }
         self.pool.ready.notify_all();
+    }
+}
+
+/// Cancels a job that no thread has started yet.
+struct CancelQueued(Arc<AtomicU8>);
+
+impl Drop for CancelQueued {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 

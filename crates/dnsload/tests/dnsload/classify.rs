@@ -247,3 +247,37 @@ fn system_backend_refuses_ipv6_servers_rather_than_falling_back() {
     let e = dnsload::Plan::from_args(&run).unwrap_err().to_string();
     assert!(e.contains("IPv4 servers only"), "{e}");
 }
+
+/// The stub backend takes search list and options from a resolv.conf file, with --server
+/// giving the address and port (resolv.conf cannot carry a port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stub_backend_reads_a_resolv_conf_file() {
+    let s = server(&[], 1).await;
+    let dir = crate::util::tmpdir("resolvconf");
+    let conf = dir.join("resolv.conf");
+    std::fs::write(
+        &conf,
+        "nameserver 127.0.0.1\nsearch corp.test\noptions ndots:5 timeout:1 attempts:2\n",
+    )
+    .unwrap();
+    let p = plan(&[
+        "--resolv-conf",
+        conf.to_str().unwrap(),
+        "--server",
+        &s.addr().to_string(),
+        "--name",
+        "myservice",
+        "--count",
+        "1",
+    ]);
+    let b = backend(&p).await;
+    let o = b.lookup("myservice").await;
+    assert_eq!(o.class, Class::Ok, "{o:?}");
+    assert_eq!(o.answer_name.as_deref(), Some("myservice.corp.test."));
+    let info = b.info();
+    assert_eq!(info["config"]["ndots"], 5);
+    assert_eq!(info["config"]["attempts"], 2);
+    assert_eq!(info["config"]["servers"][0], s.addr().to_string());
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -111,3 +111,47 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
     assert_eq!(v["merged_count"], queries);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Events and the summary both on stdout (a log pipeline's view) make one mergeable stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
+    let s = server(&[], 2).await;
+    let out = dnsload(args(&[
+        "run",
+        "--backend",
+        "raw",
+        "--server",
+        &s.addr().to_string(),
+        "--name",
+        "nx.test",
+        "--name",
+        "ok.test",
+        "--count",
+        "10",
+        "--host",
+        "pod-1",
+        "--events",
+        "-",
+        "--summary-json",
+        "-",
+    ]))
+    .await;
+    assert!(out.status.success());
+    // The human summary went to stderr, so stdout is only JSON lines.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dnsload raw on pod-1"));
+    let dir = tmpdir("stream");
+    let f = dir.join("pod-1.log");
+    std::fs::write(&f, &out.stdout).unwrap();
+    let merged = dnsload::report(&ReportArgs {
+        files: vec![f],
+        svg: None,
+        json: true,
+        bucket: None,
+    })
+    .unwrap();
+    assert_eq!(merged.hosts.len(), 1);
+    assert_eq!(merged.hosts[0].queries, Some(10));
+    assert_eq!(merged.hosts[0].classes.nxdomain, 5);
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
