@@ -145,12 +145,7 @@ pub async fn demo(args: &DemoArgs) -> Result<DemoReport> {
             .map_err(|e| Error::io("cannot print the demo", e))?;
     }
     let stop = Stop::default();
-    let on_signal = stop.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_signal.stop();
-        }
-    });
+    let signals = crate::run::stop_on_signals(stop.clone());
     let mut plans = Vec::new();
     for shape in [1u8, 2] {
         for &b in backends {
@@ -176,7 +171,7 @@ pub async fn demo(args: &DemoArgs) -> Result<DemoReport> {
             .map_err(|e| Error::Demo(format!("a demo run failed: {e}")))??;
         rows.push(row);
     }
-    ctrl_c.abort();
+    signals.abort();
     server.shutdown().await;
     let table = table(&rows, glibc);
     println!("{table}");

@@ -84,15 +84,37 @@ pub async fn build_backend(plan: &Plan) -> Result<Arc<dyn Backend>> {
 pub async fn run(plan: &Plan) -> Result<RunReport> {
     let backend = build_backend(plan).await?;
     let stop = Stop::default();
-    let on_signal = stop.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_signal.stop();
-        }
-    });
+    let signals = stop_on_signals(stop.clone());
     let result = run_with(plan, backend, stop).await;
-    ctrl_c.abort();
+    signals.abort();
     result
+}
+
+/// Stops `stop` on Ctrl-C (SIGINT) or SIGTERM (how Kubernetes ends a pod), so everything
+/// recorded is flushed and the summary written before exit.
+pub(crate) fn stop_on_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        stop.stop();
+    })
 }
 
 /// Runs a plan with a given backend until a bound or `stop`; writes every output.

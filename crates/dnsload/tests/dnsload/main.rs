@@ -4,6 +4,7 @@ mod classify;
 mod cli;
 mod demo;
 mod memory;
+mod open_loop;
 mod outputs;
 mod report;
 mod util;

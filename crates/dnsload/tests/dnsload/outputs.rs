@@ -191,8 +191,17 @@ async fn metrics_are_served_during_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_flushes_events_and_summary() {
+    interrupted_run_flushes(libc::SIGINT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_events_and_summary() {
+    interrupted_run_flushes(libc::SIGTERM).await;
+}
+
+async fn interrupted_run_flushes(signal: i32) {
     let s = server(&[], 1).await;
-    let dir = tmpdir("sigint");
+    let dir = tmpdir(&format!("signal{signal}"));
     let (ev, sum) = (dir.join("ev.jsonl"), dir.join("sum.json"));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
         .args(args(&[
@@ -218,8 +227,8 @@ async fn ctrl_c_flushes_events_and_summary() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    // SAFETY: sending SIGINT to the child this test started.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // SAFETY: sending a signal to the child this test started.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
     assert_eq!(rc, 0);
     let status = tokio::task::spawn_blocking(move || {
         let mut child = child;
