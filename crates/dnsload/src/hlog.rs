@@ -1,7 +1,6 @@
 //! HdrHistogram interval logs: write one per run, read and merge many.
 //!
-//! Values are latencies in microseconds; the log's max column is in milliseconds (max value
-//! divisor 1000). Each interval is tagged with the host label, and timestamps are absolute
+//! Values are latencies in microseconds, and so is the log's max column. Each interval is tagged with the host label, and timestamps are absolute
 //! (seconds since the Unix epoch), so logs from many hosts line up when merged.
 
 use std::io::Write;
@@ -69,7 +68,6 @@ impl<W: Write> HlogWriter<W> {
                 tag_for(host)
             ))
             .with_start_time(start)
-            .with_max_value_divisor(1000.0)
             .begin_log_with(&mut out, &mut serializer)?;
         Ok(HlogWriter {
             out,
@@ -87,9 +85,8 @@ impl<W: Write> HlogWriter<W> {
     ) -> std::io::Result<()> {
         let since_epoch = start.duration_since(UNIX_EPOCH).unwrap_or_default();
         // A builder without comments writes no header: this appends one interval line.
-        let mut w = IntervalLogWriterBuilder::new()
-            .with_max_value_divisor(1000.0)
-            .begin_log_with(&mut self.out, &mut self.serializer)?;
+        let mut w =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.out, &mut self.serializer)?;
         w.write_histogram(h, since_epoch, length, Tag::new(&self.tag))
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         Ok(())
@@ -164,6 +161,8 @@ mod tests {
         drop(w);
         let text = String::from_utf8(buf.clone()).unwrap();
         assert!(text.contains("#[StartTime: 1700000000.000"), "{text}");
+        assert_eq!(text.matches("#[").count(), 1, "one header: {text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("Tag=")).count(), 2);
         let intervals = read(&buf).unwrap();
         assert_eq!(intervals.len(), 2);
         assert_eq!(intervals[0].tag.as_deref(), Some("node_a_1"));
