@@ -170,6 +170,6 @@ mod tests {
         assert_eq!(intervals[0].start, Duration::from_secs(1_700_000_000));
         assert!(intervals[0].histogram.max() >= 499_000);
         assert_eq!(intervals[1].histogram.len(), 1);
-        assert!(read(b"not a log\n").is_err() || read(b"not a log\n").unwrap().is_empty());
+        assert!(read(b"not a log\n").is_err());
     }
 }

@@ -48,12 +48,18 @@ pub async fn build_backend(plan: &Plan) -> Result<Arc<dyn Backend>> {
             plan.record_type,
         )?),
         BackendKind::System => {
+            let server = match r.servers.first() {
+                None => None,
+                Some(SocketAddr::V4(v4)) => Some(*v4),
+                Some(SocketAddr::V6(v6)) => {
+                    return Err(Error::flag(
+                        "--server",
+                        format!("{v6}: the glibc override supports IPv4 servers only"),
+                    ));
+                }
+            };
             let over = Override {
-                server: r.servers.first().map(|s| match s {
-                    SocketAddr::V4(v4) => *v4,
-                    // Plan refuses IPv6 servers for the system backend.
-                    SocketAddr::V6(_) => unreachable!("refused by Plan"),
-                }),
+                server,
                 retrans: r.timeout.map(|t| t.as_secs() as u32),
                 retry: r.attempts,
                 ndots: r.ndots,

@@ -171,7 +171,7 @@ where
                             outcome,
                         });
                         if !pause.is_zero() {
-                            let until = now.max(Instant::now()) + pause;
+                            let until = Instant::now() + pause;
                             let until = end.map_or(until, |e| until.min(e));
                             tokio::select! {
                                 _ = tokio::time::sleep_until(until) => {}
