@@ -109,6 +109,12 @@ impl Failure {
             Some(name) => name.to_string(),
             None => self.name.clone(),
         };
+        if attempts == 0 {
+            return format!(
+                "{candidate}: the deadline passed before it was asked ({:.2} s)",
+                self.elapsed.as_secs_f64()
+            );
+        }
         format!(
             "{candidate} after {} over {} ({:.2} s)",
             plural(attempts, "attempt"),

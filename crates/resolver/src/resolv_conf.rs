@@ -32,7 +32,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::config::{Config, DEFAULT_EDNS_PAYLOAD};
 use crate::error::Error;
@@ -45,6 +45,19 @@ const GLIBC_MAX_NDOTS: i64 = 15;
 const GLIBC_MAX_TIMEOUT: i64 = 30;
 /// glibc's `RES_MAXRETRY`.
 const GLIBC_MAX_ATTEMPTS: i64 = 5;
+/// glibc options that change nothing for us: `single-request-reopen` (every attempt already
+/// uses a fresh socket), `trust-ad` (we do not validate DNSSEC), `inet6` (deprecated),
+/// `no-tld-query`, `no-reload`, `no-aaaa` (glibc's address-family tweaks), `debug`.
+const GLIBC_IGNORED: [&str; 8] = [
+    "single-request-reopen",
+    "trust-ad",
+    "inet6",
+    "no-tld-query",
+    "no_tld_query",
+    "no-reload",
+    "no-aaaa",
+    "debug",
+];
 
 impl Config {
     /// Reads a resolv.conf file (see [`parse_resolv_conf`](Self::parse_resolv_conf)).
@@ -181,11 +194,11 @@ fn apply_option(config: &mut Config, word: &str, line_no: usize) {
         take.with_edns(Some(payload))
     } else if word.starts_with("use-vc") {
         take.with_tcp_only(true)
-    } else if word.starts_with("single-request-reopen") {
-        warn!(
+    } else if GLIBC_IGNORED.iter().any(|o| word.starts_with(o)) {
+        debug!(
             line = line_no,
             option = word,
-            "resolv.conf: option not needed, ignored"
+            "resolv.conf: glibc option with no effect here"
         );
         take
     } else if word.starts_with("single-request") {
