@@ -301,6 +301,10 @@ mod tests {
     fn resolver_is_send_sync_clone() {
         fn check<T: Send + Sync + Clone + 'static>() {}
         check::<Resolver>();
+        check::<Config>();
+        check::<Answer>();
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
     }
 
     #[test]
