@@ -369,4 +369,58 @@ mod tests {
         assert_eq!(parse_nameserver("dns.example.com"), None);
         assert_eq!(parse_nameserver("[::1]"), None);
     }
+
+    /// Collects what `tracing` prints at WARN and above while `f` runs.
+    fn warnings(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn what_glibc_ignores_is_ignored_with_a_warning() {
+        let mut config = None;
+        let log = warnings(|| {
+            config = Some(Config::parse_resolv_conf(
+                "nameserver 10.0.0.1\n  nameserver 10.0.0.2\nnameserver dns.google\n\
+                 options frobnicate ndots:99 attempts:0 trust-ad\nbogus line\n\
+                 nameserver 10.0.0.3\nnameserver 10.0.0.4\nnameserver 10.0.0.5\n",
+            ));
+        });
+        let config = config.unwrap();
+        assert_eq!(config.servers().len(), 3);
+        assert_eq!((config.ndots(), config.attempts()), (15, 1));
+        for expected in [
+            "line ignored",
+            "bad nameserver",
+            "unknown option ignored",
+            "frobnicate",
+            "attempts below 1",
+            "more than 3 nameservers",
+        ] {
+            assert!(log.contains(expected), "no {expected:?} in:\n{log}");
+        }
+        assert!(
+            !log.contains("trust-ad"),
+            "known glibc option warned about:\n{log}"
+        );
+    }
 }
