@@ -21,7 +21,7 @@
 //!   `attempts:0` means 1 (glibc would send nothing and fail every lookup); a negative
 //!   `ndots` means 0;
 //! - a `#` or `;` word on a `search` line starts a comment (glibc would search a domain
-//!   called `#`);
+//!   called `#`), and search domains that are not valid names are dropped;
 //! - `nameserver IP:PORT` and `nameserver [IPv6]:PORT` are accepted, so a test can point a
 //!   file at a server on a high port (glibc ignores such lines);
 //! - we read neither `LOCALDOMAIN`/`RES_OPTIONS` nor the host name (glibc's fallback search
@@ -32,6 +32,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
 use std::time::Duration;
 
+use hickory_proto::rr::Name;
 use tracing::{debug, warn};
 
 use crate::config::{Config, DEFAULT_EDNS_PAYLOAD};
@@ -108,19 +109,23 @@ impl Config {
                 },
                 "domain" => {
                     if let Some(domain) = words.next() {
-                        search = vec![domain.to_string()];
+                        search = usable_domain(domain, line_no).into_iter().collect();
                     }
                 }
                 "search" => {
                     let mut list = Vec::new();
+                    let mut any = false;
                     for word in words {
                         if word.starts_with('#') || word.starts_with(';') {
                             warn!(line = line_no, "resolv.conf: comment after search domains");
                             break;
                         }
-                        list.push(word.to_string());
+                        any = true;
+                        list.extend(usable_domain(word, line_no));
                     }
-                    if !list.is_empty() {
+                    // Like glibc, a search line with words replaces the list, even if none of
+                    // them is usable.
+                    if any {
                         search = list;
                     }
                 }
@@ -150,6 +155,24 @@ impl Config {
             servers.truncate(MAX_NAMESERVERS);
         }
         config.with_servers(servers).with_search(search)
+    }
+}
+
+/// A search domain worth keeping: a valid, non-root domain name. Others are dropped with a
+/// warning (glibc would append them and send names that cannot exist), so that any file gives a
+/// config [`Resolver::new`](crate::Resolver::new) accepts.
+fn usable_domain(word: &str, line_no: usize) -> Option<String> {
+    let trimmed = word.trim_end_matches('.');
+    if trimmed.is_empty() {
+        warn!(line = line_no, "resolv.conf: root search domain ignored");
+        return None;
+    }
+    match Name::from_utf8(trimmed) {
+        Ok(_) => Some(word.to_string()),
+        Err(error) => {
+            warn!(line = line_no, domain = word, %error, "resolv.conf: bad search domain ignored");
+            None
+        }
     }
 }
 
@@ -422,5 +445,20 @@ mod tests {
             !log.contains("trust-ad"),
             "known glibc option warned about:\n{log}"
         );
+    }
+
+    #[test]
+    fn unusable_search_domains_are_dropped() {
+        let c = Config::parse_resolv_conf("search good.example bad..domain . other.example.\n");
+        assert_eq!(
+            c.search(),
+            ["good.example".to_string(), "other.example.".to_string()]
+        );
+        let c = Config::parse_resolv_conf("search a.example\ndomain -..\n");
+        assert!(
+            c.search().is_empty(),
+            "an unusable domain line still replaces the list"
+        );
+        assert!(crate::Resolver::new(c.with_hosts_file(None)).is_ok());
     }
 }
