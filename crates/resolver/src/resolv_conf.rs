@@ -103,7 +103,11 @@ impl Config {
             };
             let mut words = rest.split([' ', '\t', '\r']).filter(|w| !w.is_empty());
             match keyword {
-                "nameserver" => match words.next().and_then(parse_nameserver) {
+                "nameserver" => match words
+                    .next()
+                    .and_then(parse_nameserver)
+                    .filter(|s| s.port() != 0)
+                {
                     Some(server) => servers.push(server),
                     None => warn!(line = line_no, text = line, "resolv.conf: bad nameserver"),
                 },
@@ -391,6 +395,12 @@ mod tests {
         }
         assert_eq!(parse_nameserver("dns.example.com"), None);
         assert_eq!(parse_nameserver("[::1]"), None);
+        let c = Config::parse_resolv_conf("nameserver 127.0.0.1:0\nnameserver [::1]:0\n");
+        assert_eq!(
+            c.servers(),
+            ["127.0.0.1:53".parse().unwrap()],
+            "port 0 lines are ignored"
+        );
     }
 
     /// Collects what `tracing` prints at WARN and above while `f` runs.
@@ -460,5 +470,16 @@ mod tests {
             "an unusable domain line still replaces the list"
         );
         assert!(crate::Resolver::new(c.with_hosts_file(None)).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Any text parses (to something Resolver::new accepts), never panics.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(nameserver|search|domain|options|#|;| |\t|\r|\n|[a-z0-9.:%\\[\\]-]{0,12}){0,40}") {
+            let config = Config::parse_resolv_conf(&text);
+            proptest::prop_assert!(!config.servers().is_empty());
+            proptest::prop_assert!(config.servers().len() <= 3);
+            proptest::prop_assert!(crate::Resolver::new(config.with_hosts_file(None)).is_ok());
+        }
     }
 }
