@@ -368,7 +368,8 @@ impl Exchange<'_> {
                             .span
                             .in_scope(|| debug!(?reason, %from, "datagram ignored"));
                         ServerState::bump(&self.state(flight.server).ignored);
-                        self.trace[flight.trace].ignored += 1;
+                        let entry = &mut self.trace[flight.trace];
+                        entry.ignored = entry.ignored.saturating_add(1);
                         Flow::KeepWaiting
                     }
                     Check::Truncated => {
