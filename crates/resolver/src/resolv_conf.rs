@@ -1,6 +1,8 @@
 //! resolv.conf parsing with glibc's semantics, into a [`Config`].
 //!
-//! Reference: glibc `resolv/res_init.c` (`res_vinit_1`, `res_setoptions`), glibc 2.29-2.40.
+//! Reference: glibc `resolv/res_init.c` (`res_vinit_1`, `res_setoptions`) and
+//! `resolv/res_send.c` (`send_dg`), as read in the bminor/glibc mirror (res_init.c at commit
+//! 04277e02, 2019).
 //! What we copy from it, line by line:
 //! - a keyword counts only at the start of a line and followed by a space or tab (`MATCH`);
 //!   lines starting with `#` or `;` are comments; anything else is ignored;
@@ -14,11 +16,13 @@
 //!   `atoi` (garbage reads as 0); `rotate`, `edns0`, `use-vc`, `single-request` matched as
 //!   prefixes (`strncmp`), as glibc does; unknown options are ignored.
 //!
-//! Where we differ, on purpose, each with a `tracing` warning:
+//! Where we differ, on purpose (with a `tracing` warning whenever a line is read differently):
 //! - settings absent from the file take *our* defaults (1 s timeout, 5 attempts, EDNS on),
 //!   not glibc's (5 s, 2 attempts);
-//! - `timeout:0` (or negative) means 1 s, which is what glibc's `send_dg` ends up using;
-//!   `attempts:0` means 1 (glibc would send nothing and fail every lookup); a negative
+//! - `timeout:0` (or negative) means 1 s, which is what glibc's `send_dg` ends up using
+//!   (`if (seconds <= 0) seconds = 1;`);
+//!   `attempts:0` means 1 (glibc's `res_send` loops `for (try = 0; try < retry; try++)`, so it
+//!   would send nothing and fail every lookup); a negative
 //!   `ndots` means 0;
 //! - a `#` or `;` word on a `search` line starts a comment (glibc would search a domain
 //!   called `#`), and search domains that are not valid names are dropped;
