@@ -308,6 +308,7 @@ mod tests {
             server: server.parse().unwrap(),
             record_type: RecordType::A,
             transport: Transport::Udp,
+            id: 1,
             result: AttemptResult::Timeout,
             ignored: 0,
             sent_at: Duration::ZERO,
