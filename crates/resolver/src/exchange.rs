@@ -255,12 +255,13 @@ impl Exchange<'_> {
     }
 
     /// Appends a trace entry for a query being sent; returns its index.
-    fn new_trace(&mut self, server: usize, transport: Transport) -> usize {
+    fn new_trace(&mut self, server: usize, transport: Transport, id: u16) -> usize {
         let at = self.lookup_start.elapsed();
         self.trace.push(AttemptTrace {
             server: self.state(server).addr,
             record_type: self.question.record_type,
             transport,
+            id,
             result: AttemptResult::Unanswered,
             ignored: 0,
             sent_at: at,
@@ -281,7 +282,7 @@ impl Exchange<'_> {
     async fn send_udp(&mut self, server: usize, edns: Option<u16>) -> Option<usize> {
         let addr = self.state(server).addr;
         let id: u16 = rand::random();
-        let trace = self.new_trace(server, Transport::Udp);
+        let trace = self.new_trace(server, Transport::Udp, id);
         let span = debug_span!("attempt", server = %addr, id, n = trace - self.first);
         let query = build_query(id, self.question, edns);
         ServerState::bump(&self.state(server).queries);
@@ -368,7 +369,8 @@ impl Exchange<'_> {
                             .span
                             .in_scope(|| debug!(?reason, %from, "datagram ignored"));
                         ServerState::bump(&self.state(flight.server).ignored);
-                        self.trace[flight.trace].ignored += 1;
+                        let entry = &mut self.trace[flight.trace];
+                        entry.ignored = entry.ignored.saturating_add(1);
                         Flow::KeepWaiting
                     }
                     Check::Truncated => {
@@ -462,7 +464,7 @@ impl Exchange<'_> {
         loop {
             let addr = self.state(server).addr;
             let id: u16 = rand::random();
-            let trace = self.new_trace(server, Transport::Tcp);
+            let trace = self.new_trace(server, Transport::Tcp, id);
             ServerState::bump(&self.state(server).queries);
             let span = debug_span!("attempt", server = %addr, id, tcp = true);
             let query = build_query(id, self.question, edns);

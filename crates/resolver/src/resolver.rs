@@ -16,7 +16,8 @@ use crate::hosts::Hosts;
 use crate::lookup::{Ask, Inner, literal_answer};
 use crate::servers::{ServerStats, Servers};
 
-/// Per-call overrides for [`Resolver::lookup_with`] and [`Resolver::lookup_ip_with`].
+/// Per-call overrides for [`Resolver::lookup_with`], [`Resolver::lookup_ip_with`] and
+/// [`Resolver::reverse_with`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -198,17 +199,22 @@ impl Resolver {
     /// Cancel safe: dropping the future closes its sockets at once, and it has no background
     /// task.
     pub async fn reverse(&self, ip: IpAddr) -> Result<Answer, Error> {
+        self.reverse_with(ip, &LookupOptions::default()).await
+    }
+
+    /// [`reverse`](Self::reverse) with per-call overrides (e.g. a shorter deadline).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`reverse`](Self::reverse).
+    pub async fn reverse_with(&self, ip: IpAddr, options: &LookupOptions) -> Result<Answer, Error> {
         let start = Instant::now();
         if let Some(answer) = self.inner.reverse_from_hosts(ip, start) {
             return Ok(answer);
         }
         let name = Name::from(ip);
-        self.run(
-            &name.to_string(),
-            Ask::Type(RecordType::PTR),
-            &LookupOptions::default(),
-        )
-        .await
+        self.run(&name.to_string(), Ask::Type(RecordType::PTR), options)
+            .await
     }
 
     async fn run(&self, asked: &str, ask: Ask, options: &LookupOptions) -> Result<Answer, Error> {
@@ -301,6 +307,10 @@ mod tests {
     fn resolver_is_send_sync_clone() {
         fn check<T: Send + Sync + Clone + 'static>() {}
         check::<Resolver>();
+        check::<Config>();
+        check::<Answer>();
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
     }
 
     #[test]

@@ -178,3 +178,29 @@ async fn invalid_names_send_nothing() {
     }
     assert_eq!(server.counters().queries, 0);
 }
+
+/// IPv6 transport: a server on ::1.
+#[tokio::test]
+async fn ipv6_server() {
+    let server = faultdns::Server::builder()
+        .zone(crate::util::ZONE)
+        .expect("zone")
+        .listen("[::1]:0".parse().unwrap())
+        .start()
+        .await;
+    let Ok(server) = server else {
+        // No IPv6 loopback in this environment (CI requires it: STUBBORN_REQUIRE_ALL).
+        assert!(
+            std::env::var_os("STUBBORN_REQUIRE_ALL").is_none(),
+            "no IPv6 loopback"
+        );
+        return;
+    };
+    let r = resolver(config(vec![server.addr()]));
+    let answer = r
+        .lookup_ip("www.example.com")
+        .await
+        .expect("answer over IPv6");
+    assert_eq!(answer.ips().len(), 2);
+    assert_eq!(answer.server(), Some(server.addr()));
+}

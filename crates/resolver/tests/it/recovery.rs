@@ -204,3 +204,42 @@ async fn formerr_to_edns_retries_without_edns() {
         "EDNS no longer sent to this server"
     );
 }
+
+/// Random loss of half the queries (seeded): lookups retry through it, and none of the few
+/// that exhaust their attempts reports not-found.
+#[tokio::test]
+async fn random_loss_never_becomes_not_found() {
+    let server = faultdns(&["drop name=www.example.com. p=0.5"]).await;
+    let r = resolver(
+        config(vec![server.addr()])
+            .with_search(vec!["in.our.internal.domain".into()])
+            .with_timeout(Duration::from_millis(40))
+            .with_attempts(5),
+    );
+    // Concurrently, one task per lookup (the test spawns; the library never does).
+    let lookups: Vec<_> = (0..100)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { r.lookup("www.example.com", RecordType::A).await })
+        })
+        .collect();
+    let (mut ok, mut timeouts) = (0, 0);
+    for lookup in lookups {
+        match lookup.await.expect("task") {
+            Ok(answer) => {
+                assert_eq!(answer.name().to_string(), "www.example.com.");
+                ok += 1;
+            }
+            Err(e) => {
+                assert!(e.is_timeout() && !e.is_not_found(), "{e}");
+                timeouts += 1;
+            }
+        }
+    }
+    // With p = 0.5 per query and 5 attempts, about 1 lookup in 32 exhausts them.
+    assert!(ok >= 85, "{ok} answers, {timeouts} timeouts");
+    assert_eq!(
+        server.queries_for("www.example.com.in.our.internal.domain."),
+        0
+    );
+}

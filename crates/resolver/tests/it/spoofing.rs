@@ -136,4 +136,7 @@ async fn ids_and_ports_differ_between_attempts() {
         10,
         "ports repeat: {seen:?}"
     );
+    // The trace records each query's ID, in sending order.
+    let traced: Vec<u16> = e.trace()[0].attempts.iter().map(|a| a.id).collect();
+    assert_eq!(traced, seen.iter().map(|s| s.0).collect::<Vec<_>>());
 }
