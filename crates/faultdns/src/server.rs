@@ -66,7 +66,7 @@ impl Builder {
     }
 
     /// Add one record written as a zone-file line with an absolute owner name, e.g.
-    /// `www.example.com. 60 A 192.0.2.10` (class IN by default). A record outside every zone
+    /// `www.example.com. 60 A 192.0.2.10` (class IN and TTL 60 unless given). A record outside every zone
     /// gets a synthesised SOA at its parent name, for negative answers.
     pub fn record(mut self, line: &str) -> Result<Self, Error> {
         self.data.add_record_line(line)?;
