@@ -323,6 +323,9 @@ impl Server {
 
     /// Stop serving and wait until every task (receive loops, TCP connections, delayed
     /// replies, the log writer) has ended; the decision log is flushed.
+    ///
+    /// Cancel safety: the stop signal goes out before the first await, so if this future is
+    /// dropped midway the tasks still end on their own; only the waiting is lost.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
