@@ -132,7 +132,8 @@ impl Builder {
         self
     }
 
-    /// Tasks receiving on each UDP socket. Defaults to the number of CPUs, at most 4.
+    /// UDP sockets (one receive task each) per listen address, sharing its port. Defaults to
+    /// the number of CPUs, at most 4.
     pub fn udp_tasks(mut self, n: usize) -> Self {
         self.udp_tasks = Some(n.clamp(1, 64));
         self
@@ -149,9 +150,12 @@ impl Builder {
         } else {
             self.listen
         };
+        let udp_tasks = self
+            .udp_tasks
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let mut bound = Vec::new();
         for addr in listen {
-            bound.push(bind(addr)?);
+            bound.push(bind(addr, udp_tasks)?);
         }
         let (log_tx, log_writer) = match self.log {
             Some(target) => {
@@ -173,25 +177,22 @@ impl Builder {
             shutdown: shutdown_rx.clone(),
             tcp_idle: self.tcp_idle.unwrap_or(DEFAULT_TCP_IDLE),
         });
-        let udp_tasks = self
-            .udp_tasks
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
-        for (udp_sock, tcp_sock, addr) in bound {
-            let udp_sock = Arc::new(
-                UdpSocket::from_std(udp_sock.into())
-                    .map_err(|source| Error::Bind { addr, source })?,
-            );
-            let listener = TcpListener::from_std(tcp_sock.into())
-                .map_err(|source| Error::Bind { addr, source })?;
-            for _ in 0..udp_tasks {
+        for (udp_socks, tcp_sock, addr) in bound {
+            for udp_sock in udp_socks {
+                let udp_sock = Arc::new(
+                    UdpSocket::from_std(udp_sock.into())
+                        .map_err(|source| Error::Bind { addr, source })?,
+                );
                 tasks.push(tokio::spawn(udp::serve(
                     shared.clone(),
-                    udp_sock.clone(),
+                    udp_sock,
                     shutdown_rx.clone(),
                 )));
             }
+            let listener = TcpListener::from_std(tcp_sock.into())
+                .map_err(|source| Error::Bind { addr, source })?;
             tasks.push(tokio::spawn(tcp::serve(
                 shared.clone(),
                 listener,
@@ -210,37 +211,50 @@ impl Builder {
     }
 }
 
-/// Bind UDP, then TCP on the same port; with port 0, retry until a port is free for both.
-fn bind(addr: SocketAddr) -> Result<(Socket, Socket, SocketAddr), Error> {
+/// Bind TCP, then `n` UDP sockets on its port sharing it with SO_REUSEPORT (the kernel spreads
+/// clients over them, so each receive task owns a socket and no two tasks wake for the same
+/// datagram); with port 0, retry until a port is free for both. The TCP listener has no
+/// SO_REUSEPORT, so a second server on the same fixed port fails to start instead of sharing it.
+fn bind(addr: SocketAddr, n: usize) -> Result<(Vec<Socket>, Socket, SocketAddr), Error> {
     let fail = |source| Error::Bind { addr, source };
     let domain = Domain::for_address(addr);
+    let udp_socket = |at: SocketAddr| -> std::io::Result<Socket> {
+        let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            udp.set_only_v6(true)?;
+        }
+        udp.set_reuse_port(true)?;
+        let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
+        udp.set_nonblocking(true)?;
+        udp.bind(&at.into())?;
+        Ok(udp)
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
-        if addr.is_ipv6() {
-            udp.set_only_v6(true).map_err(fail)?;
-        }
-        let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
-        udp.set_nonblocking(true).map_err(fail)?;
-        udp.bind(&addr.into()).map_err(fail)?;
-        let local = udp
-            .local_addr()
-            .map_err(fail)?
-            .as_socket()
-            .ok_or_else(|| fail(std::io::Error::other("not an IP socket")))?;
+        // TCP first: it refuses a port in use, so a second server never receives a datagram.
         let tcp = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
         if addr.is_ipv6() {
             tcp.set_only_v6(true).map_err(fail)?;
         }
         tcp.set_reuse_address(true).map_err(fail)?;
         tcp.set_nonblocking(true).map_err(fail)?;
-        match tcp.bind(&local.into()) {
-            Ok(()) => {}
+        tcp.bind(&addr.into()).map_err(fail)?;
+        let local = tcp
+            .local_addr()
+            .map_err(fail)?
+            .as_socket()
+            .ok_or_else(|| fail(std::io::Error::other("not an IP socket")))?;
+        let first = match udp_socket(local) {
+            Ok(s) => s,
             Err(_) if addr.port() == 0 && attempts < 50 => continue,
             Err(source) => return Err(fail(source)),
-        }
+        };
         tcp.listen(1024).map_err(fail)?;
+        let mut udp = vec![first];
+        for _ in 1..n {
+            udp.push(udp_socket(local).map_err(fail)?);
+        }
         return Ok((udp, tcp, local));
     }
 }

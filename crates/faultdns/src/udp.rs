@@ -1,4 +1,4 @@
-//! The UDP receive loop: several tasks share one socket, each with its own buffers.
+//! The UDP receive loop: one task per socket (several sockets share a port), own buffers.
 
 use std::{io, net::SocketAddr, sync::Arc};
 
