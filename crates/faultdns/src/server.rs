@@ -1,16 +1,22 @@
 //! The server handle: build with data, rules and a seed; start; observe; shut down.
 
 use std::{
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, UdpSocket},
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
     time::Duration,
 };
 
 use hickory_proto::rr::Name;
 use socket2::{Domain, Protocol, Socket, Type};
+use socket2::SockRef;
 use tokio::{
-    net::{TcpListener, UdpSocket},
+    net::TcpListener,
+    runtime::Handle,
     sync::{Semaphore, watch},
     task::JoinHandle,
 };
@@ -132,14 +138,15 @@ impl Builder {
         self
     }
 
-    /// UDP sockets (one receive task each) per listen address, sharing its port. Defaults to
+    /// UDP sockets (one receive thread each) per listen address, sharing its port. Defaults to
     /// the number of CPUs, at most 4.
     pub fn udp_tasks(mut self, n: usize) -> Self {
         self.udp_tasks = Some(n.clamp(1, 64));
         self
     }
 
-    /// Bind the sockets and start serving on the current tokio runtime.
+    /// Bind the sockets and start serving: UDP on threads of its own, TCP and delayed replies on
+    /// the current tokio runtime (which must outlive the server).
     ///
     /// Cancel safety: dropping the future before it completes closes what was bound.
     pub async fn start(self) -> Result<Server, Error> {
@@ -175,21 +182,29 @@ impl Builder {
             tcp_slots: Arc::new(Semaphore::new(max_tcp)),
             max_tcp,
             shutdown: shutdown_rx.clone(),
+            stopping: AtomicBool::new(false),
+            runtime: Handle::current(),
             tcp_idle: self.tcp_idle.unwrap_or(DEFAULT_TCP_IDLE),
         });
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
+        let mut threads = Vec::new();
+        let mut udp_sockets = Vec::new();
         for (udp_socks, tcp_sock, addr) in bound {
             for udp_sock in udp_socks {
-                let udp_sock = Arc::new(
-                    UdpSocket::from_std(udp_sock.into())
-                        .map_err(|source| Error::Bind { addr, source })?,
-                );
-                tasks.push(tokio::spawn(udp::serve(
-                    shared.clone(),
-                    udp_sock,
-                    shutdown_rx.clone(),
-                )));
+                let udp_sock = Arc::new(UdpSocket::from(udp_sock));
+                let (worker_shared, sock) = (shared.clone(), udp_sock.clone());
+                let spawned = thread::Builder::new()
+                    .name(format!("faultdns-udp-{}", addr.port()))
+                    .spawn(move || udp::serve(worker_shared, sock));
+                match spawned {
+                    Ok(t) => threads.push(t),
+                    Err(source) => {
+                        stop_udp(&shared, &udp_sockets);
+                        return Err(Error::Bind { addr, source });
+                    }
+                }
+                udp_sockets.push(udp_sock);
             }
             let listener = TcpListener::from_std(tcp_sock.into())
                 .map_err(|source| Error::Bind { addr, source })?;
@@ -206,6 +221,8 @@ impl Builder {
             seed,
             shutdown: shutdown_tx,
             tasks,
+            threads,
+            udp_sockets,
             log: log_writer,
         })
     }
@@ -225,7 +242,6 @@ fn bind(addr: SocketAddr, n: usize) -> Result<(Vec<Socket>, Socket, SocketAddr),
         }
         udp.set_reuse_port(true)?;
         let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
-        udp.set_nonblocking(true)?;
         udp.bind(&at.into())?;
         Ok(udp)
     };
@@ -268,7 +284,18 @@ pub struct Server {
     seed: u64,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+    udp_sockets: Vec<Arc<UdpSocket>>,
     log: Option<LogWriter>,
+}
+
+/// Tell the UDP threads to stop and wake them: shutting a UDP socket for reading makes a
+/// blocked receive return at once (Linux does this even for unconnected sockets).
+fn stop_udp(shared: &Shared, sockets: &[Arc<UdpSocket>]) {
+    shared.stopping.store(true, Ordering::Relaxed);
+    for sock in sockets {
+        let _ = SockRef::from(&**sock).shutdown(Shutdown::Read);
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -335,16 +362,24 @@ impl Server {
         engine.set_rules(rules);
     }
 
-    /// Stop serving and wait until every task (receive loops, TCP connections, delayed
-    /// replies, the log writer) has ended; the decision log is flushed.
+    /// Stop serving and wait until every task and thread (UDP receive threads, TCP
+    /// connections, delayed replies, the log writer) has ended; the decision log is flushed.
     ///
     /// Cancel safety: the stop signal goes out before the first await, so if this future is
     /// dropped midway the tasks still end on their own; only the waiting is lost.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        stop_udp(&self.shared, &self.udp_sockets);
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        let threads = std::mem::take(&mut self.threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
         // Connection and delayed-reply tasks hold permits until they end.
         let _ = self
             .shared
@@ -361,6 +396,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        stop_udp(&self.shared, &self.udp_sockets);
         if let Some(log) = self.log.take() {
             // Flush in the background; the thread ends once the queue is drained.
             std::thread::spawn(move || log.stop());
