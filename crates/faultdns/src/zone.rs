@@ -89,7 +89,7 @@ impl Data {
         }
     }
 
-    /// Add one record written as a zone-file line with an absolute owner name.
+    /// Add one record written as a zone-file line with an absolute owner name (TTL optional).
     pub(crate) fn add_record_line(&mut self, line: &str) -> Result<(), Error> {
         let err = |reason: String| Error::Record {
             record: line.trim().to_string(),
@@ -101,7 +101,9 @@ impl Data {
         if line.starts_with(char::is_whitespace) || line.trim().is_empty() {
             return Err(err("the line must start with the owner name".into()));
         }
-        let (_, sets) = Parser::new(line, None, Some(Name::root()))
+        // The TTL is optional in a record line: 60 s unless given.
+        let text = format!("$TTL {SYNTH_TTL}\n{line}\n");
+        let (_, sets) = Parser::new(text.as_str(), None, Some(Name::root()))
             .parse()
             .map_err(|e| err(e.to_string()))?;
         let before = self.records.len();
@@ -583,6 +585,8 @@ mod tests {
     fn record_lines_reject_garbage() {
         let mut d = Data::default();
         assert!(d.add_record_line("www.example.com. 60 A 192.0.2.1").is_ok());
+        assert!(d.add_record_line("ttl.example.com. A 192.0.2.1").is_ok());
+        assert_eq!(d.records.last().unwrap().ttl, 60);
         for bad in [
             "",
             " www. 60 A 1.2.3.4",

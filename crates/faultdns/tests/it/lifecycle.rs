@@ -31,6 +31,13 @@ async fn shutdown_leaves_no_task_behind() {
         metrics.num_alive_tasks() > before + 2,
         "server tasks are running"
     );
+    // A second server cannot take over the same port (the UDP sockets share it with
+    // SO_REUSEPORT, but the TCP listener does not).
+    let second = faultdns::Server::builder().listen(addr).start().await;
+    assert!(
+        matches!(second, Err(faultdns::Error::Bind { .. })),
+        "{second:?}"
+    );
     tokio::time::timeout(Duration::from_secs(5), s.shutdown())
         .await
         .expect("shutdown does not wait for the 30 s delay");
