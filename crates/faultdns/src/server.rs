@@ -12,8 +12,8 @@ use std::{
 };
 
 use hickory_proto::rr::Name;
-use socket2::{Domain, Protocol, Socket, Type};
 use socket2::SockRef;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{
     net::TcpListener,
     runtime::Handle,

@@ -84,6 +84,10 @@ pub struct Signature {
     pub timeout_ms: f64,
     /// elapsed / timeout, rounded: how many timeouts preceded the answer.
     pub timeouts: u64,
+    /// The run's attempts per candidate, when its summary was given: `timeouts == attempts`
+    /// is the war story exactly (every attempt for the name lost, then the search walk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u64>,
     /// When.
     pub start: String,
 }
@@ -221,6 +225,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
     let mut runs: BTreeSet<&str> = BTreeSet::new();
     let mut from_summary: BTreeMap<String, (u64, ClassCounts)> = BTreeMap::new();
     let mut timeouts: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut attempts: BTreeMap<&str, u64> = BTreeMap::new();
     for s in &inputs.summaries {
         runs.insert(&s.run_id);
         let e = from_summary.entry(s.host.clone()).or_default();
@@ -244,6 +249,23 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
             });
         if let Some(t) = t {
             timeouts.insert(&s.run_id, t);
+        }
+        let a = s
+            .resolver
+            .attempts
+            .map(u64::from)
+            .or_else(|| {
+                s.backend_info
+                    .pointer("/config/attempts")
+                    .and_then(|v| v.as_u64())
+            })
+            .or_else(|| {
+                s.backend_info
+                    .pointer("/resolver_state/retry")
+                    .and_then(|v| v.as_u64())
+            });
+        if let Some(a) = a {
+            attempts.insert(&s.run_id, a);
         }
     }
     let mut from_events: BTreeMap<String, ClassCounts> = BTreeMap::new();
@@ -355,6 +377,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
                 elapsed_ms: e.elapsed_ms,
                 timeout_ms,
                 timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
+                attempts: attempts.get(e.run_id.as_str()).copied(),
                 start: e.start.clone(),
             })
         })
@@ -470,9 +493,13 @@ fn render_text(m: &MergedReport) -> String {
             m.signatures.len()
         );
         for s in &m.signatures {
+            let of = s
+                .attempts
+                .map(|a| format!(", {a} attempts per name"))
+                .unwrap_or_default();
             let _ = writeln!(
                 t,
-                "  {} {:<hw$} {:<10} {} after {:.3} s (~{} x {:.0} ms timeout)",
+                "  {} {:<hw$} {:<10} {} after {:.3} s (~{} x {:.0} ms timeout{of})",
                 s.start,
                 s.host,
                 s.class.as_str(),

@@ -12,6 +12,7 @@ const RULES: &[&str] = &[
 ];
 
 async fn shape(backend: &str, name: &str, ndots: &str, addr: &str, summary: &str) -> RunReport {
+    let events = format!("{summary}.events");
     let p = plan(&[
         "--backend",
         backend,
@@ -33,6 +34,8 @@ async fn shape(backend: &str, name: &str, ndots: &str, addr: &str, summary: &str
         "32",
         "--summary-json",
         summary,
+        "--events",
+        &events,
         "--quiet",
     ]);
     run(&p).await
@@ -115,6 +118,27 @@ async fn glibc_turns_loss_into_wrong_answers_and_nxdomain_stubborn_does_not() {
         );
         check_summary_file(&s1, &a);
         check_summary_file(&s2, &b);
+        // `report` recognises both as the signature: every attempt lost, then the walk.
+        let merged = dnsload::report(&dnsload::ReportArgs {
+            files: [&s1, &s2]
+                .iter()
+                .flat_map(|s| [s.to_string(), format!("{s}.events")])
+                .map(Into::into)
+                .collect(),
+            svg: None,
+            json: false,
+            bucket: None,
+        })
+        .unwrap();
+        assert_eq!(
+            merged.signatures.len() as u64,
+            c1.wrong_name + c2.nxdomain,
+            "{:?}",
+            merged.signatures
+        );
+        for sig in &merged.signatures {
+            assert_eq!((sig.timeouts, sig.attempts), (2, Some(2)), "{sig:?}");
+        }
         (c, d)
     } else {
         eprintln!("glibc half skipped: not a glibc build");
