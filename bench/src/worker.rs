@@ -91,6 +91,9 @@ impl Memory {
     }
 }
 
+/// Most threads a thread-based peer gets (its lookups in flight are capped at this).
+pub const MAX_THREADS: usize = 1024;
+
 /// Descriptors a worker asks for: a lookup may hold a socket per query per attempt.
 pub const FD_LIMIT: u64 = 1 << 20;
 
@@ -100,7 +103,6 @@ pub fn run(job: &Job) -> anyhow::Result<Measured> {
     // Cold start counts from here: the runtime below stands for the application's own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .max_blocking_threads(job.scenario.max_in_flight().clamp(1, 1024))
         .build()
         .context("starting the worker runtime")?;
     runtime.block_on(run_async(job))
@@ -110,6 +112,7 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
     let setup = Setup {
         server: job.server,
         resolv_conf: &job.resolv_conf,
+        threads: job.scenario.max_in_flight().clamp(1, MAX_THREADS),
     };
     let built_at = Instant::now();
     let peer = Arc::new(Peer::build(job.peer, &setup).with_context(|| format!("{}", job.peer))?);
@@ -159,7 +162,7 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
         }
         Scenario::Memory { concurrent } => {
             let in_flight = if job.peer.uses_threads() {
-                (*concurrent).min(1024)
+                (*concurrent).min(MAX_THREADS)
             } else {
                 *concurrent
             };
@@ -213,7 +216,7 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
 mod tests {
     use super::*;
 
-    /// Every async peer, in a worker exactly as the parent runs it, against an in-process
+    /// Every peer kind, in a worker exactly as the parent runs it, against an in-process
     /// faultdns with the benchmark's synthesis: answers only, and the server saw two queries
     /// per lookup (plus the warm-up's two).
     #[test]
@@ -231,7 +234,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let resolv_conf = dir.join("resolv.conf");
         std::fs::write(&resolv_conf, "nameserver 127.0.0.1\n").unwrap();
-        for peer in [PeerKind::Stubborn, PeerKind::HickoryTuned, PeerKind::CAres] {
+        for peer in [
+            PeerKind::Stubborn,
+            PeerKind::HickoryTuned,
+            PeerKind::CAres,
+            PeerKind::GlibcTuned,
+        ] {
             let before = server.counters().queries;
             let job = Job {
                 peer,

@@ -106,6 +106,8 @@ pub struct Setup<'a> {
     /// A resolv.conf the peer parses where it can (cold start measures this parse). It names
     /// the server's address; the port, which resolv.conf cannot carry, is set from `server`.
     pub resolv_conf: &'a Path,
+    /// Threads for thread-based peers: the lookups that will be in flight (at most 1,024).
+    pub threads: usize,
 }
 
 /// A built resolver of one kind.

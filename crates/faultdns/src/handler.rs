@@ -1,13 +1,13 @@
 //! One message in, one decision out: parse, evaluate the rules, write the reply bytes.
 
 use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
+    net::{SocketAddr, UdpSocket},
+    sync::{Arc, Mutex, atomic::AtomicBool},
     time::{Duration, SystemTime},
 };
 
 use tokio::{
-    net::UdpSocket,
+    runtime::Handle,
     sync::{Semaphore, mpsc, watch},
 };
 
@@ -35,6 +35,10 @@ pub(crate) struct Shared {
     pub(crate) tcp_slots: Arc<Semaphore>,
     pub(crate) max_tcp: usize,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Set at shutdown, for the UDP threads (which do not await the watch).
+    pub(crate) stopping: AtomicBool,
+    /// The runtime the server was started on, for delayed replies from the UDP threads.
+    pub(crate) runtime: Handle,
     pub(crate) tcp_idle: Duration,
 }
 
@@ -164,12 +168,13 @@ impl Shared {
             return;
         };
         let mut shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let _permit = permit;
             tokio::select! {
                 () = tokio::time::sleep(delay) => match target {
                     Target::Udp(sock, peer) => {
-                        let _ = sock.send_to(&bytes, peer).await;
+                        // A UDP send does not wait for the peer; it only copies to the kernel.
+                        let _ = sock.send_to(&bytes, peer);
                     }
                     Target::Tcp(tx) => {
                         let _ = tx.send(bytes).await;

@@ -125,7 +125,7 @@ impl NameMatch {
 ///
 /// Keys (all optional; a query must satisfy every key given for the rule to *match*):
 /// - `name=www.example.com.` exact name, or `name=*.example.com.` any name strictly below
-///   `example.com.`; case-insensitive, the final dot optional.
+///   `example.com.` (`name=*`: any name); case-insensitive, the final dot optional.
 /// - `qtype=AAAA` (any type mnemonic, or `TYPE65`); `proto=udp|tcp`; `from=CIDR` (client address).
 ///
 /// Keys that decide whether a matching rule *fires* (all given must agree):
@@ -229,6 +229,7 @@ impl fmt::Display for Rule {
         f.write_str(self.action.as_str())?;
         match &self.name {
             Some(NameMatch::Exact(n)) => write!(f, " name={n}")?,
+            Some(NameMatch::Below(s)) if s == "." => f.write_str(" name=*")?,
             Some(NameMatch::Below(s)) => write!(f, " name=*{s}")?,
             None => {}
         }
@@ -401,6 +402,10 @@ impl FromStr for Rule {
 }
 
 fn parse_name_match(value: &str) -> Result<NameMatch, String> {
+    if value == "*" || value == "*." {
+        // Every name below the root, i.e. every name a client asks for.
+        return Ok(NameMatch::Below(".".to_string()));
+    }
     let (below, name) = match value.strip_prefix("*.") {
         Some(rest) => (true, rest),
         None => (false, value),
@@ -497,6 +502,9 @@ mod tests {
         assert!(below.matches("a.b.example.com.", 1, Proto::Udp, ip));
         assert!(!below.matches("example.com.", 1, Proto::Udp, ip));
         assert!(!below.matches("badexample.com.", 1, Proto::Udp, ip));
+        let any: Rule = "drop name=*".parse().unwrap();
+        assert!(any.matches("a.", 1, Proto::Udp, ip) && any.matches("b.c.", 1, Proto::Udp, ip));
+        assert_eq!(any.to_string(), "drop name=*");
         let from: Rule = "drop from=127.0.0.0/8 proto=tcp".parse().unwrap();
         assert!(from.matches("x.", 1, Proto::Tcp, "::ffff:127.0.0.9".parse().unwrap()));
         assert!(!from.matches("x.", 1, Proto::Udp, ip));

@@ -1,16 +1,22 @@
 //! The server handle: build with data, rules and a seed; start; observe; shut down.
 
 use std::{
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, UdpSocket},
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
     time::Duration,
 };
 
 use hickory_proto::rr::Name;
+use socket2::SockRef;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{
-    net::{TcpListener, UdpSocket},
+    net::TcpListener,
+    runtime::Handle,
     sync::{Semaphore, watch},
     task::JoinHandle,
 };
@@ -66,7 +72,7 @@ impl Builder {
     }
 
     /// Add one record written as a zone-file line with an absolute owner name, e.g.
-    /// `www.example.com. 60 A 192.0.2.10` (class IN by default). A record outside every zone
+    /// `www.example.com. 60 A 192.0.2.10` (class IN and TTL 60 unless given). A record outside every zone
     /// gets a synthesised SOA at its parent name, for negative answers.
     pub fn record(mut self, line: &str) -> Result<Self, Error> {
         self.data.add_record_line(line)?;
@@ -132,13 +138,15 @@ impl Builder {
         self
     }
 
-    /// Tasks receiving on each UDP socket. Defaults to the number of CPUs, at most 4.
+    /// UDP sockets (one receive thread each) per listen address, sharing its port. Defaults to
+    /// the number of CPUs, at most 4.
     pub fn udp_tasks(mut self, n: usize) -> Self {
         self.udp_tasks = Some(n.clamp(1, 64));
         self
     }
 
-    /// Bind the sockets and start serving on the current tokio runtime.
+    /// Bind the sockets and start serving: UDP on threads of its own, TCP and delayed replies on
+    /// the current tokio runtime (which must outlive the server).
     ///
     /// Cancel safety: dropping the future before it completes closes what was bound.
     pub async fn start(self) -> Result<Server, Error> {
@@ -149,9 +157,12 @@ impl Builder {
         } else {
             self.listen
         };
+        let udp_tasks = self
+            .udp_tasks
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let mut bound = Vec::new();
         for addr in listen {
-            bound.push(bind(addr)?);
+            bound.push(bind(addr, udp_tasks)?);
         }
         let (log_tx, log_writer) = match self.log {
             Some(target) => {
@@ -171,27 +182,32 @@ impl Builder {
             tcp_slots: Arc::new(Semaphore::new(max_tcp)),
             max_tcp,
             shutdown: shutdown_rx.clone(),
+            stopping: AtomicBool::new(false),
+            runtime: Handle::current(),
             tcp_idle: self.tcp_idle.unwrap_or(DEFAULT_TCP_IDLE),
         });
-        let udp_tasks = self
-            .udp_tasks
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
-        for (udp_sock, tcp_sock, addr) in bound {
-            let udp_sock = Arc::new(
-                UdpSocket::from_std(udp_sock.into())
-                    .map_err(|source| Error::Bind { addr, source })?,
-            );
+        let mut threads = Vec::new();
+        let mut udp_sockets = Vec::new();
+        for (udp_socks, tcp_sock, addr) in bound {
+            for udp_sock in udp_socks {
+                let udp_sock = Arc::new(UdpSocket::from(udp_sock));
+                let (worker_shared, sock) = (shared.clone(), udp_sock.clone());
+                let spawned = thread::Builder::new()
+                    .name(format!("faultdns-udp-{}", addr.port()))
+                    .spawn(move || udp::serve(worker_shared, sock));
+                match spawned {
+                    Ok(t) => threads.push(t),
+                    Err(source) => {
+                        stop_udp(&shared, &udp_sockets);
+                        return Err(Error::Bind { addr, source });
+                    }
+                }
+                udp_sockets.push(udp_sock);
+            }
             let listener = TcpListener::from_std(tcp_sock.into())
                 .map_err(|source| Error::Bind { addr, source })?;
-            for _ in 0..udp_tasks {
-                tasks.push(tokio::spawn(udp::serve(
-                    shared.clone(),
-                    udp_sock.clone(),
-                    shutdown_rx.clone(),
-                )));
-            }
             tasks.push(tokio::spawn(tcp::serve(
                 shared.clone(),
                 listener,
@@ -205,42 +221,56 @@ impl Builder {
             seed,
             shutdown: shutdown_tx,
             tasks,
+            threads,
+            udp_sockets,
             log: log_writer,
         })
     }
 }
 
-/// Bind UDP, then TCP on the same port; with port 0, retry until a port is free for both.
-fn bind(addr: SocketAddr) -> Result<(Socket, Socket, SocketAddr), Error> {
+/// Bind TCP, then `n` UDP sockets on its port sharing it with SO_REUSEPORT (the kernel spreads
+/// clients over them, so each receive task owns a socket and no two tasks wake for the same
+/// datagram); with port 0, retry until a port is free for both. The TCP listener has no
+/// SO_REUSEPORT, so a second server on the same fixed port fails to start instead of sharing it.
+fn bind(addr: SocketAddr, n: usize) -> Result<(Vec<Socket>, Socket, SocketAddr), Error> {
     let fail = |source| Error::Bind { addr, source };
     let domain = Domain::for_address(addr);
+    let udp_socket = |at: SocketAddr| -> std::io::Result<Socket> {
+        let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            udp.set_only_v6(true)?;
+        }
+        udp.set_reuse_port(true)?;
+        let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
+        udp.bind(&at.into())?;
+        Ok(udp)
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
-        if addr.is_ipv6() {
-            udp.set_only_v6(true).map_err(fail)?;
-        }
-        let _ = udp.set_recv_buffer_size(UDP_RECV_BUFFER);
-        udp.set_nonblocking(true).map_err(fail)?;
-        udp.bind(&addr.into()).map_err(fail)?;
-        let local = udp
-            .local_addr()
-            .map_err(fail)?
-            .as_socket()
-            .ok_or_else(|| fail(std::io::Error::other("not an IP socket")))?;
+        // TCP first: it refuses a port in use, so a second server never receives a datagram.
         let tcp = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
         if addr.is_ipv6() {
             tcp.set_only_v6(true).map_err(fail)?;
         }
         tcp.set_reuse_address(true).map_err(fail)?;
         tcp.set_nonblocking(true).map_err(fail)?;
-        match tcp.bind(&local.into()) {
-            Ok(()) => {}
+        tcp.bind(&addr.into()).map_err(fail)?;
+        let local = tcp
+            .local_addr()
+            .map_err(fail)?
+            .as_socket()
+            .ok_or_else(|| fail(std::io::Error::other("not an IP socket")))?;
+        let first = match udp_socket(local) {
+            Ok(s) => s,
             Err(_) if addr.port() == 0 && attempts < 50 => continue,
             Err(source) => return Err(fail(source)),
-        }
+        };
         tcp.listen(1024).map_err(fail)?;
+        let mut udp = vec![first];
+        for _ in 1..n {
+            udp.push(udp_socket(local).map_err(fail)?);
+        }
         return Ok((udp, tcp, local));
     }
 }
@@ -254,7 +284,18 @@ pub struct Server {
     seed: u64,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+    udp_sockets: Vec<Arc<UdpSocket>>,
     log: Option<LogWriter>,
+}
+
+/// Tell the UDP threads to stop and wake them: shutting a UDP socket for reading makes a
+/// blocked receive return at once (Linux does this even for unconnected sockets).
+fn stop_udp(shared: &Shared, sockets: &[Arc<UdpSocket>]) {
+    shared.stopping.store(true, Ordering::Relaxed);
+    for sock in sockets {
+        let _ = SockRef::from(&**sock).shutdown(Shutdown::Read);
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -321,13 +362,24 @@ impl Server {
         engine.set_rules(rules);
     }
 
-    /// Stop serving and wait until every task (receive loops, TCP connections, delayed
-    /// replies, the log writer) has ended; the decision log is flushed.
+    /// Stop serving and wait until every task and thread (UDP receive threads, TCP
+    /// connections, delayed replies, the log writer) has ended; the decision log is flushed.
+    ///
+    /// Cancel safety: the stop signal goes out before the first await, so if this future is
+    /// dropped midway the tasks still end on their own; only the waiting is lost.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        stop_udp(&self.shared, &self.udp_sockets);
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        let threads = std::mem::take(&mut self.threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
         // Connection and delayed-reply tasks hold permits until they end.
         let _ = self
             .shared
@@ -344,6 +396,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        stop_udp(&self.shared, &self.udp_sockets);
         if let Some(log) = self.log.take() {
             // Flush in the background; the thread ends once the queue is drained.
             std::thread::spawn(move || log.stop());

@@ -1,53 +1,48 @@
-//! The UDP receive loop: several tasks share one socket, each with its own buffers.
+//! The UDP receive loop: one OS thread per socket (several sockets share a port), blocking
+//! receive and send like Unbound's workers, with its own buffers.
+//!
+//! Threads rather than tokio tasks: a blocking receive costs one system call per datagram and
+//! no reactor wake-ups, and the server keeps answering even when the caller's runtime thread
+//! is busy (a `current_thread` test runtime doing blocking work). Delayed replies are handed
+//! to the tokio runtime the server was started on. Shutdown sets a flag and shuts the sockets
+//! for reading, which wakes a blocked receive at once.
 
-use std::{io, net::SocketAddr, sync::Arc};
-
-use tokio::{net::UdpSocket, sync::watch};
+use std::{
+    net::UdpSocket,
+    sync::{Arc, atomic::Ordering},
+};
 
 use crate::{
-    handler::{Reply, Scratch, Shared, Target, stopped},
+    handler::{Reply, Scratch, Shared, Target},
     rule::Proto,
 };
 
-/// Datagrams handled in a row before a task checks for shutdown again.
-const BATCH: usize = 64;
-
-pub(crate) async fn serve(
-    shared: Arc<Shared>,
-    sock: Arc<UdpSocket>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
     let mut buf = vec![0u8; 65_535];
     let mut s = Scratch::default();
-    loop {
-        tokio::select! {
-            biased;
-            () = stopped(&mut shutdown) => return,
-            r = sock.readable() => if r.is_err() { return },
-        }
-        for _ in 0..BATCH {
-            let (n, peer) = match sock.try_recv_from(&mut buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // ICMP errors for earlier replies surface here; they concern no one now.
-                Err(_) => continue,
-            };
-            match shared.handle(&buf[..n], Proto::Udp, peer, &mut s) {
-                Reply::None => {}
-                Reply::Now => send(&sock, &s.out, peer).await,
-                Reply::After(delay) => {
-                    shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
-                }
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let Some((n, peer)) = recv_from(&sock, &mut buf) else {
+            // ICMP errors for earlier replies surface here; they concern no one now. After
+            // shutdown the socket reports errors or empty reads; the loop condition ends it.
+            continue;
+        };
+        match shared.handle(&buf[..n], Proto::Udp, peer, &mut s) {
+            Reply::None => {}
+            Reply::Now => {
+                let _ = sock.send_to(&s.out, peer);
+            }
+            Reply::After(delay) => {
+                shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
             }
         }
     }
 }
 
-async fn send(sock: &UdpSocket, bytes: &[u8], peer: SocketAddr) {
-    match sock.try_send_to(bytes, peer) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            let _ = sock.send_to(bytes, peer).await;
-        }
-        _ => {}
-    }
+/// `recv_from` that survives the empty source address a socket shut for reading reports
+/// (std's `UdpSocket::recv_from` panics on it: "assertion failed: len >= size_of::<sockaddr_in>()").
+fn recv_from(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, std::net::SocketAddr)> {
+    // SAFETY: initialised bytes are valid `MaybeUninit<u8>`; recv only writes into the buffer.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    let (n, addr) = socket2::SockRef::from(sock).recv_from(uninit).ok()?;
+    Some((n, addr.as_socket()?))
 }

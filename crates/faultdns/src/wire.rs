@@ -430,6 +430,29 @@ mod tests {
         assert!(matches!(parse(&two_opt), Parsed::FormErr { .. }));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_respects_bounds(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            if let Parsed::Query(q) = parse(&bytes) {
+                let mut name = String::new();
+                q.name_into(&mut name);
+                proptest::prop_assert!(name.ends_with('.'));
+                proptest::prop_assert!(q.question.len() <= 259);
+            }
+        }
+
+        #[test]
+        fn mutated_queries_never_panic(flip in proptest::collection::vec((0usize..40, proptest::prelude::any::<u8>()), 1..6), cut in 0usize..60) {
+            let mut m = query("www.example.com", 1, true);
+            for (i, b) in flip {
+                let i = i % m.len();
+                m[i] = b;
+            }
+            m.truncate(cut.max(1));
+            let _ = parse(&m);
+        }
+    }
+
     #[test]
     fn name_keys_escape_odd_bytes() {
         let mut out = String::new();

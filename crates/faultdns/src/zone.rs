@@ -89,7 +89,7 @@ impl Data {
         }
     }
 
-    /// Add one record written as a zone-file line with an absolute owner name.
+    /// Add one record written as a zone-file line with an absolute owner name (TTL optional).
     pub(crate) fn add_record_line(&mut self, line: &str) -> Result<(), Error> {
         let err = |reason: String| Error::Record {
             record: line.trim().to_string(),
@@ -101,7 +101,9 @@ impl Data {
         if line.starts_with(char::is_whitespace) || line.trim().is_empty() {
             return Err(err("the line must start with the owner name".into()));
         }
-        let (_, sets) = Parser::new(line, None, Some(Name::root()))
+        // The TTL is optional in a record line: 60 s unless given.
+        let text = format!("$TTL {SYNTH_TTL}\n{line}\n");
+        let (_, sets) = Parser::new(text.as_str(), None, Some(Name::root()))
             .parse()
             .map_err(|e| err(e.to_string()))?;
         let before = self.records.len();
@@ -285,7 +287,7 @@ struct Builder {
     soas: HashMap<String, Record>,
     /// Existing names (owners and empty non-terminals).
     exists: std::collections::HashSet<String>,
-    synth: Vec<(String, Ipv4Addr, Option<Ipv6Addr>)>,
+    synth: Vec<(String, Name, Ipv4Addr, Option<Ipv6Addr>)>,
     /// Every type present in the data, for prepared CNAME chains.
     types: Vec<u16>,
 }
@@ -324,7 +326,7 @@ impl Builder {
                 implicit.push(soa);
             }
             b.exists.insert(key.clone());
-            b.synth.push((key, *v4, *v6));
+            b.synth.push((key, suffix.clone(), *v4, *v6));
         }
         records.extend(implicit);
         for r in records {
@@ -387,8 +389,7 @@ impl Builder {
         let root_soa = synth_soa(&Name::root());
         let root_nxdomain = Arc::new(prepare(rcode::NXDOMAIN, &[], &[(&root_soa, SYNTH_TTL)]));
         let mut synth = HashMap::new();
-        for (key, v4, v6) in &self.synth {
-            let name: Name = Name::from_ascii(key).expect("key of a valid name");
+        for (key, name, v4, v6) in &self.synth {
             let a = Record::from_rdata(name.clone(), SYNTH_TTL, RData::A(A(*v4)));
             let nodata = Arc::new(self.negative(key, rcode::NOERROR));
             let aaaa = match v6 {
@@ -456,9 +457,8 @@ impl Builder {
     /// The answer for a CNAME owner asked for type `t` (0: a type nothing in the data has).
     fn chain(&self, first: &Record, t: u16) -> Prepared {
         let mut answers: Vec<(&Record, bool)> = vec![(first, true)];
-        let mut target = match &first.data {
-            RData::CNAME(c) => wire::name_key(&c.0),
-            _ => unreachable!("chain starts at a CNAME"),
+        let Some((mut target, mut target_name)) = cname_target(first) else {
+            return prepare(rcode::NOERROR, &answers, &[]);
         };
         for _ in 0..MAX_CHAIN {
             let records = self.records.get(&target);
@@ -466,10 +466,10 @@ impl Builder {
                 records.and_then(|rs| rs.iter().find(|r| r.record_type() == RecordType::CNAME))
             {
                 answers.push((next, false));
-                target = match &next.data {
-                    RData::CNAME(c) => wire::name_key(&c.0),
-                    _ => unreachable!("filtered on CNAME"),
-                };
+                match cname_target(next) {
+                    Some((t, n)) => (target, target_name) = (t, n),
+                    None => break,
+                }
                 continue;
             }
             if self.exists.contains(&target) {
@@ -487,12 +487,12 @@ impl Builder {
                 answers.extend(found);
                 return prepare(rcode::NOERROR, &answers, &[]);
             }
-            if let Some((_, v4, v6)) = self
+            if let Some((_, _, v4, v6)) = self
                 .synth
                 .iter()
-                .find(|(s, _, _)| strict_suffixes(&target).any(|x| x == s))
+                .find(|(s, _, _, _)| strict_suffixes(&target).any(|x| x == s))
             {
-                let name = Name::from_ascii(&target).expect("key of a valid name");
+                let name = target_name.clone();
                 let rec = match (t, v6) {
                     (1, _) => Some(Record::from_rdata(name, SYNTH_TTL, RData::A(A(*v4)))),
                     (28, Some(v6)) => {
@@ -500,16 +500,13 @@ impl Builder {
                     }
                     _ => None,
                 };
-                if let Some(rec) = rec {
-                    answers.push((&rec, false));
-                    return prepare(rcode::NOERROR, &answers, &[]);
+                if let Some(rec) = &rec {
+                    answers.push((rec, false));
                 }
                 return prepare(rcode::NOERROR, &answers, &[]);
             }
             if let Some((soa, ttl)) = self.soa_authority(&target)
-                && !self.soas[self.zone_apex(&target).unwrap_or(".")]
-                    .name
-                    .is_root()
+                && !soa.name.is_root()
             {
                 return prepare(rcode::NXDOMAIN, &answers, &[(&soa, ttl)]);
             }
@@ -517,6 +514,14 @@ impl Builder {
         }
         // A loop or an over-long chain: answer with what was followed.
         prepare(rcode::NOERROR, &answers, &[])
+    }
+}
+
+/// The lookup key and name of a CNAME record's target.
+fn cname_target(r: &Record) -> Option<(String, Name)> {
+    match &r.data {
+        RData::CNAME(c) => Some((wire::name_key(&c.0), c.0.clone())),
+        _ => None,
     }
 }
 
@@ -580,6 +585,8 @@ mod tests {
     fn record_lines_reject_garbage() {
         let mut d = Data::default();
         assert!(d.add_record_line("www.example.com. 60 A 192.0.2.1").is_ok());
+        assert!(d.add_record_line("ttl.example.com. A 192.0.2.1").is_ok());
+        assert_eq!(d.records.last().unwrap().ttl, 60);
         for bad in [
             "",
             " www. 60 A 1.2.3.4",

@@ -73,13 +73,14 @@ impl Answer {
         self.records.iter().chain(&self.chain).map(|r| r.ttl).min()
     }
 
-    /// The server whose reply this is; `None` for an answer from the hosts file.
+    /// The server whose reply this is; `None` for an answer that did not come from DNS.
     pub fn server(&self) -> Option<SocketAddr> {
         self.server
     }
 
-    /// Whether the answer came from the hosts file.
-    pub fn from_hosts_file(&self) -> bool {
+    /// Whether the answer came without DNS: from the hosts file, or because the name asked was
+    /// an IP address literal (`lookup_ip("192.0.2.1")` answers that address, as getaddrinfo).
+    pub fn is_local(&self) -> bool {
         self.server.is_none()
     }
 

@@ -109,6 +109,12 @@ impl Failure {
             Some(name) => name.to_string(),
             None => self.name.clone(),
         };
+        if attempts == 0 {
+            return format!(
+                "{candidate}: the deadline passed before it was asked ({:.2} s)",
+                self.elapsed.as_secs_f64()
+            );
+        }
         format!(
             "{candidate} after {} over {} ({:.2} s)",
             plural(attempts, "attempt"),
@@ -302,6 +308,7 @@ mod tests {
             server: server.parse().unwrap(),
             record_type: RecordType::A,
             transport: Transport::Udp,
+            id: 1,
             result: AttemptResult::Timeout,
             ignored: 0,
             sent_at: Duration::ZERO,

@@ -14,15 +14,19 @@
 //!
 //! Nothing is spawned: sockets live in this future and close when it completes or is dropped.
 
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::ReadBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{Interest, ReadBuf, Ready};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Instant;
 use tracing::{Span, debug, debug_span};
 
 use crate::error::ErrorKind;
@@ -141,9 +145,14 @@ impl Tally {
     }
 }
 
+/// Resolves when the socket has a pending error (ICMP port unreachable): epoll reports that as
+/// EPOLLERR without EPOLLIN, which does not wake a reader, so it is watched separately.
+type ErrorWatch = Pin<Box<dyn Future<Output = io::Result<Ready>> + Send>>;
+
 /// A UDP query waiting for its reply.
 struct InFlight {
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    error_watch: ErrorWatch,
     id: u16,
     server: usize,
     edns: bool,
@@ -183,7 +192,7 @@ struct Exchange<'a> {
 impl Exchange<'_> {
     async fn run(mut self) -> TypeOutcome {
         let n = self.servers.len();
-        let start = self.servers.start(Instant::now());
+        let start = self.servers.start(std::time::Instant::now());
         let mut buf = vec![0u8; RECV_BUFFER];
         let mut turn = 0usize;
         for k in 0..usize::from(self.settings.attempts) {
@@ -207,11 +216,10 @@ impl Exchange<'_> {
             };
             let mut attempt_deadline = attempt_deadline;
             loop {
-                let in_flight = &self.in_flight;
+                let in_flight = &mut self.in_flight;
                 turn = turn.wrapping_add(1);
                 let wait = std::future::poll_fn(|cx| poll_in_flight(cx, in_flight, &mut buf, turn));
-                let (i, event) = match tokio::time::timeout_at(attempt_deadline.into(), wait).await
-                {
+                let (i, event) = match tokio::time::timeout_at(attempt_deadline, wait).await {
                     Ok(ready) => ready,
                     Err(_) => {
                         self.attempt_timed_out(current, attempt_deadline);
@@ -247,12 +255,13 @@ impl Exchange<'_> {
     }
 
     /// Appends a trace entry for a query being sent; returns its index.
-    fn new_trace(&mut self, server: usize, transport: Transport) -> usize {
+    fn new_trace(&mut self, server: usize, transport: Transport, id: u16) -> usize {
         let at = self.lookup_start.elapsed();
         self.trace.push(AttemptTrace {
             server: self.state(server).addr,
             record_type: self.question.record_type,
             transport,
+            id,
             result: AttemptResult::Unanswered,
             ignored: 0,
             sent_at: at,
@@ -273,7 +282,7 @@ impl Exchange<'_> {
     async fn send_udp(&mut self, server: usize, edns: Option<u16>) -> Option<usize> {
         let addr = self.state(server).addr;
         let id: u16 = rand::random();
-        let trace = self.new_trace(server, Transport::Udp);
+        let trace = self.new_trace(server, Transport::Udp, id);
         let span = debug_span!("attempt", server = %addr, id, n = trace - self.first);
         let query = build_query(id, self.question, edns);
         ServerState::bump(&self.state(server).queries);
@@ -287,8 +296,13 @@ impl Exchange<'_> {
             Ok(socket) => {
                 span.in_scope(|| debug!(name = %self.question.name, "query sent"));
                 let edns = edns.is_some();
+                let socket = Arc::new(socket);
+                let watched = socket.clone();
+                let error_watch: ErrorWatch =
+                    Box::pin(async move { watched.ready(Interest::ERROR).await });
                 self.in_flight.push(InFlight {
                     socket,
+                    error_watch,
                     id,
                     server,
                     edns,
@@ -312,7 +326,7 @@ impl Exchange<'_> {
         };
         let state = self.state(server);
         ServerState::bump(&state.network_errors);
-        state.failed(Instant::now());
+        state.failed(std::time::Instant::now());
         self.finish(trace, result);
     }
 
@@ -324,7 +338,7 @@ impl Exchange<'_> {
         flight.span.in_scope(|| debug!("attempt timed out"));
         let state = self.state(server);
         ServerState::bump(&state.timeouts);
-        state.failed(Instant::now());
+        state.failed(std::time::Instant::now());
         let result = if attempt_deadline >= self.deadline {
             AttemptResult::Deadline
         } else {
@@ -355,7 +369,8 @@ impl Exchange<'_> {
                             .span
                             .in_scope(|| debug!(?reason, %from, "datagram ignored"));
                         ServerState::bump(&self.state(flight.server).ignored);
-                        self.trace[flight.trace].ignored += 1;
+                        let entry = &mut self.trace[flight.trace];
+                        entry.ignored = entry.ignored.saturating_add(1);
                         Flow::KeepWaiting
                     }
                     Check::Truncated => {
@@ -415,7 +430,7 @@ impl Exchange<'_> {
             }
             Reply::ServFail | Reply::FormErr | Reply::Lame => {
                 ServerState::bump(&state.servfails);
-                state.failed(Instant::now());
+                state.failed(std::time::Instant::now());
                 let result = match reply {
                     Reply::Lame => AttemptResult::Lame,
                     Reply::FormErr => AttemptResult::FormErr,
@@ -425,7 +440,7 @@ impl Exchange<'_> {
             }
             Reply::Refused | Reply::NotImp => {
                 ServerState::bump(&state.refused);
-                state.failed(Instant::now());
+                state.failed(std::time::Instant::now());
                 let result = match reply {
                     Reply::NotImp => AttemptResult::NotImp,
                     _ => AttemptResult::Refused,
@@ -449,11 +464,11 @@ impl Exchange<'_> {
         loop {
             let addr = self.state(server).addr;
             let id: u16 = rand::random();
-            let trace = self.new_trace(server, Transport::Tcp);
+            let trace = self.new_trace(server, Transport::Tcp, id);
             ServerState::bump(&self.state(server).queries);
             let span = debug_span!("attempt", server = %addr, id, tcp = true);
             let query = build_query(id, self.question, edns);
-            let reply = tokio::time::timeout_at(deadline.into(), tcp_query(addr, &query)).await;
+            let reply = tokio::time::timeout_at(deadline, tcp_query(addr, &query)).await;
             let bytes = match reply {
                 Ok(Ok(bytes)) => bytes,
                 Ok(Err(error)) => {
@@ -465,7 +480,7 @@ impl Exchange<'_> {
                     span.in_scope(|| debug!("tcp timed out"));
                     let state = self.state(server);
                     ServerState::bump(&state.timeouts);
-                    state.failed(Instant::now());
+                    state.failed(std::time::Instant::now());
                     let deadline_hit = deadline >= self.deadline;
                     let result = if deadline_hit {
                         AttemptResult::Deadline
@@ -498,7 +513,7 @@ impl Exchange<'_> {
 /// socket cannot starve the others.
 fn poll_in_flight(
     cx: &mut Context<'_>,
-    in_flight: &[InFlight],
+    in_flight: &mut [InFlight],
     buf: &mut [u8],
     turn: usize,
 ) -> Poll<(usize, Event)> {
@@ -513,6 +528,14 @@ fn poll_in_flight(
             }
             Poll::Ready(Err(error)) => return Poll::Ready((i, Event::Error(error))),
             Poll::Pending => {}
+        }
+        let flight = &mut in_flight[i];
+        if let Poll::Ready(ready) = flight.error_watch.as_mut().poll(cx) {
+            let error = match ready.and_then(|_| flight.socket.take_error()) {
+                Ok(Some(error)) | Err(error) => error,
+                Ok(None) => io::Error::other("socket reported an error without a code"),
+            };
+            return Poll::Ready((i, Event::Error(error)));
         }
     }
     Poll::Pending

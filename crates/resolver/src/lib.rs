@@ -29,6 +29,21 @@
 //! moves to the next server at once; TC=1 asks the same server over TCP; FORMERR to an EDNS
 //! query asks again without EDNS.
 //!
+//! # Configuration
+//!
+//! [`Config`] comes from code (`Config::new(servers)` and `with_*` setters, each documenting
+//! its default, reason and bounds) or from a resolv.conf file read with glibc's semantics
+//! ([`Config::from_resolv_conf`], [`Config::parse_resolv_conf`]); values a file leaves out take
+//! our defaults (1 s, 5 attempts, 5 s deadline, ndots 1, EDNS0 with 1232 bytes), not glibc's.
+//! The hosts file (`/etc/hosts` unless configured otherwise) answers first; an IP address
+//! literal answers itself.
+//!
+//! # Cancel safety
+//!
+//! Every lookup method is cancel safe: its future owns its sockets and timers, so dropping it
+//! (a `select!` losing, a task aborted, a caller's own timeout) releases them at once, and no
+//! detached task or blocking thread is left behind.
+//!
 //! # Example
 //!
 //! ```no_run

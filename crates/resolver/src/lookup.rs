@@ -1,12 +1,15 @@
 //! One lookup: the hosts file, then the candidate walk under the overall deadline, each
 //! candidate asked through `exchange` (A and AAAA together for `lookup_ip`).
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::pin::pin;
+use std::time::Duration;
 
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::time::Instant;
 
 use crate::answer::Answer;
 use crate::candidates::candidates;
@@ -64,7 +67,7 @@ impl Inner {
         deadline: Instant,
         policy: SearchPolicy,
     ) -> Result<Answer, Error> {
-        if let Some(answer) = self.from_hosts(name, ask, start) {
+        if let Some(answer) = self.hosts_answer(name, ask, start) {
             return Ok(answer);
         }
         let mut walk = Walk::new(policy);
@@ -101,50 +104,7 @@ impl Inner {
                 break;
             }
         }
-        let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
-            name: asked.to_string(),
-            record_type: match ask {
-                Ask::Type(t) => Some(t),
-                Ask::Ip => None,
-            },
-            candidate: candidate.map(|i| traces[i].name.clone()),
-            elapsed: start.elapsed(),
-            io_error: candidate.and_then(|i| ios[i]),
-            trace: traces,
-        };
-        match walk.verdict() {
-            Some(Verdict::Answered(i)) => match found {
-                Some(Found {
-                    answered,
-                    extra,
-                    server,
-                }) => {
-                    let mut records = answered.records;
-                    records.extend(extra);
-                    Ok(Answer {
-                        name: traces[i].name.clone(),
-                        canonical: answered.canonical,
-                        records,
-                        chain: answered.chain,
-                        server: Some(server),
-                        elapsed: start.elapsed(),
-                        trace: traces,
-                    })
-                }
-                // An answer outcome always carries its records.
-                None => Err(Error::lookup(
-                    ErrorKind::Malformed,
-                    failure(Some(i), traces),
-                )),
-            },
-            Some(Verdict::NotFound(kind)) => {
-                let last = traces.len().checked_sub(1);
-                Err(Error::lookup(kind, failure(last, traces)))
-            }
-            Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
-            // No candidate at all cannot happen (a name always is its own candidate).
-            None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
-        }
+        conclude(&walk, traces, ios, found, asked, ask, start.elapsed())
     }
 
     /// Asks one candidate.
@@ -178,16 +138,15 @@ impl Inner {
                 let (qa, qaaaa) = (question(RecordType::A), question(RecordType::AAAA));
                 let (mut ta, mut taaaa) = (Vec::new(), Vec::new());
                 let servers = &self.servers;
+                let fa = exchange(servers, settings, &qa, start, deadline, &mut ta);
+                let faaaa = exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa);
+                let grace = settings.timeout;
                 let (a, aaaa) = if self.config.single_request {
-                    let a = exchange(servers, settings, &qa, start, deadline, &mut ta).await;
-                    let aaaa =
-                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa).await;
+                    let a = fa.await;
+                    let aaaa = after(faaaa, &a, grace, deadline).await;
                     (a, aaaa)
                 } else {
-                    tokio::join!(
-                        exchange(servers, settings, &qa, start, deadline, &mut ta),
-                        exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa),
-                    )
+                    both(fa, faaaa, grace, deadline).await
                 };
                 let mut attempts = ta;
                 attempts.extend(taaaa);
@@ -203,32 +162,11 @@ impl Inner {
         }
     }
 
-    /// An answer from the hosts file, if it lists the name (or address) asked.
-    fn from_hosts(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
-        let wanted = |ip: &IpAddr| match ask {
-            Ask::Ip => true,
-            Ask::Type(RecordType::A) => ip.is_ipv4(),
-            Ask::Type(RecordType::AAAA) => ip.is_ipv6(),
-            Ask::Type(_) => false,
-        };
+    /// An answer from the hosts file, if it lists the name asked with addresses of the family
+    /// asked.
+    fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
         let (canonical, ips) = self.hosts.lookup(name)?;
-        let mut ips: Vec<IpAddr> = ips.iter().copied().filter(wanted).collect();
-        if ips.is_empty() {
-            return None;
-        }
-        // A first, then AAAA, as lookup_ip orders DNS answers.
-        ips.sort_by_key(|ip| ip.is_ipv6());
-        let records = ips
-            .into_iter()
-            .map(|ip| {
-                let data = match ip {
-                    IpAddr::V4(v4) => RData::A(A(v4)),
-                    IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-                };
-                Record::from_rdata(canonical.clone(), 0, data)
-            })
-            .collect();
-        Some(hosts_answer(name, canonical.clone(), records, start))
+        local_answer(name, canonical.clone(), ips, ask, start)
     }
 
     /// The hosts file's name for `ip`, as a PTR answer.
@@ -236,11 +174,55 @@ impl Inner {
         let host = self.hosts.reverse(ip)?;
         let name = Name::from(ip);
         let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
-        Some(hosts_answer(&name, name.clone(), vec![record], start))
+        Some(local(&name, name.clone(), vec![record], start))
     }
 }
 
-fn hosts_answer(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
+/// The answer to an address literal (`192.0.2.1`, `2001:db8::1`) asked as A, AAAA or both: the
+/// address itself, as getaddrinfo treats numeric hosts. Named by the address (IPv4) or its
+/// `ip6.arpa.` name (IPv6, which is not a valid host name).
+pub(crate) fn literal_answer(asked: &str, ask: Ask, start: Instant) -> Option<Answer> {
+    let ip = asked.parse::<IpAddr>().ok()?;
+    let mut name = Name::from_ascii(asked).unwrap_or_else(|_| Name::from(ip));
+    name.set_fqdn(true);
+    local_answer(&name, name.clone(), &[ip], ask, start)
+}
+
+/// An answer made of the addresses of `ips` that fit `ask` (A first, then AAAA); `None` when
+/// none fits.
+fn local_answer(
+    name: &Name,
+    canonical: Name,
+    ips: &[IpAddr],
+    ask: Ask,
+    start: Instant,
+) -> Option<Answer> {
+    let wanted = |ip: &IpAddr| match ask {
+        Ask::Ip => true,
+        Ask::Type(RecordType::A) => ip.is_ipv4(),
+        Ask::Type(RecordType::AAAA) => ip.is_ipv6(),
+        Ask::Type(_) => false,
+    };
+    let mut ips: Vec<IpAddr> = ips.iter().copied().filter(wanted).collect();
+    if ips.is_empty() {
+        return None;
+    }
+    ips.sort_by_key(|ip| ip.is_ipv6());
+    let records = ips
+        .into_iter()
+        .map(|ip| {
+            let data = match ip {
+                IpAddr::V4(v4) => RData::A(A(v4)),
+                IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+            };
+            Record::from_rdata(canonical.clone(), 0, data)
+        })
+        .collect();
+    Some(local(name, canonical, records, start))
+}
+
+/// An answer that did not come from DNS (hosts file, address literal).
+fn local(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> Answer {
     let mut name = name.clone();
     name.set_fqdn(true);
     Answer {
@@ -251,6 +233,105 @@ fn hosts_answer(name: &Name, canonical: Name, records: Vec<Record>, start: Insta
         server: None,
         elapsed: start.elapsed(),
         trace: Vec::new(),
+    }
+}
+
+/// Runs both questions concurrently in this future. Once one has an answer, the other gets
+/// `grace` more (one per-attempt timeout) before it is given up as a timeout, so a family the
+/// network loses cannot hold an answer back until the deadline.
+async fn both(
+    a: impl Future<Output = TypeOutcome>,
+    aaaa: impl Future<Output = TypeOutcome>,
+    grace: Duration,
+    deadline: Instant,
+) -> (TypeOutcome, TypeOutcome) {
+    let (mut a, mut aaaa) = (pin!(a), pin!(aaaa));
+    tokio::select! {
+        done = &mut a => {
+            let other = after(aaaa, &done, grace, deadline).await;
+            (done, other)
+        }
+        done = &mut aaaa => {
+            let other = after(a, &done, grace, deadline).await;
+            (other, done)
+        }
+    }
+}
+
+/// Finishes `other` after `done` completed: in full, unless `done` is an answer, in which case
+/// for at most `grace` more.
+async fn after(
+    other: impl Future<Output = TypeOutcome>,
+    done: &TypeOutcome,
+    grace: Duration,
+    deadline: Instant,
+) -> TypeOutcome {
+    if !matches!(done, TypeOutcome::Answer { .. }) {
+        return other.await;
+    }
+    let until = (Instant::now() + grace).min(deadline);
+    tokio::time::timeout_at(until, other)
+        .await
+        .unwrap_or(TypeOutcome::Failed {
+            kind: ErrorKind::Timeout,
+            io: None,
+        })
+}
+
+/// Turns a finished walk into the lookup's result: the answer of the candidate that answered,
+/// or the error the verdict names, with the whole trace.
+fn conclude(
+    walk: &Walk,
+    traces: Vec<CandidateTrace>,
+    ios: Vec<Option<io::ErrorKind>>,
+    found: Option<Found>,
+    asked: &str,
+    ask: Ask,
+    elapsed: Duration,
+) -> Result<Answer, Error> {
+    let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
+        name: asked.to_string(),
+        record_type: match ask {
+            Ask::Type(t) => Some(t),
+            Ask::Ip => None,
+        },
+        candidate: candidate.map(|i| traces[i].name.clone()),
+        elapsed,
+        io_error: candidate.and_then(|i| ios.get(i).copied().flatten()),
+        trace: traces,
+    };
+    match walk.verdict() {
+        Some(Verdict::Answered(i)) => match found {
+            Some(Found {
+                answered,
+                extra,
+                server,
+            }) => {
+                let mut records = answered.records;
+                records.extend(extra);
+                Ok(Answer {
+                    name: traces[i].name.clone(),
+                    canonical: answered.canonical,
+                    records,
+                    chain: answered.chain,
+                    server: Some(server),
+                    elapsed,
+                    trace: traces,
+                })
+            }
+            // An answer outcome always carries its records.
+            None => Err(Error::lookup(
+                ErrorKind::Malformed,
+                failure(Some(i), traces),
+            )),
+        },
+        Some(Verdict::NotFound(kind)) => {
+            let last = traces.len().checked_sub(1);
+            Err(Error::lookup(kind, failure(last, traces)))
+        }
+        Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
+        // No candidate at all cannot happen (a name always is its own candidate).
+        None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
     }
 }
 
@@ -340,5 +421,96 @@ mod tests {
         assert_eq!(merge(NxDomain, NxDomain).0, Outcome::NxDomain);
         assert_eq!(merge(NxDomain, NoData).0, Outcome::NoData);
         assert_eq!(merge(NoData, NoData).0, Outcome::NoData);
+    }
+
+    mod iron_rule {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn outcome() -> impl Strategy<Value = Outcome> {
+            prop_oneof![
+                Just(Outcome::Answer),
+                Just(Outcome::NoData),
+                Just(Outcome::NxDomain),
+                Just(Outcome::Failed(ErrorKind::Timeout)),
+                Just(Outcome::Failed(ErrorKind::ServFail)),
+                Just(Outcome::Failed(ErrorKind::Refused)),
+                Just(Outcome::Failed(ErrorKind::Network)),
+                Just(Outcome::Failed(ErrorKind::Malformed)),
+            ]
+        }
+
+        /// Drives the walk over per-candidate outcomes as `Inner::lookup` does, and concludes.
+        fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
+            let mut walk = Walk::new(policy);
+            let (mut traces, mut ios, mut found) = (Vec::new(), Vec::new(), None);
+            for (i, &outcome) in outcomes.iter().enumerate() {
+                traces.push(CandidateTrace {
+                    name: Name::from_ascii(format!("c{i}.example.")).unwrap(),
+                    outcome,
+                    attempts: Vec::new(),
+                    elapsed: Duration::ZERO,
+                });
+                ios.push(None);
+                if outcome == Outcome::Answer {
+                    let TypeOutcome::Answer { answered, server } = answered() else {
+                        unreachable!()
+                    };
+                    found = Some(Found {
+                        answered,
+                        extra: Vec::new(),
+                        server,
+                    });
+                }
+                if walk.record(outcome) == Step::Stop {
+                    break;
+                }
+            }
+            conclude(&walk, traces, ios, found, "c", Ask::Ip, Duration::ZERO)
+        }
+
+        proptest! {
+            #[test]
+            fn not_found_only_if_every_candidate_said_so(
+                continue_on_failure in any::<bool>(),
+                outcomes in prop::collection::vec(outcome(), 1..8),
+            ) {
+                let policy = if continue_on_failure {
+                    SearchPolicy::ContinueOnFailure
+                } else {
+                    SearchPolicy::StopOnFailure
+                };
+                let result = lookup(policy, &outcomes);
+                let trace: Vec<Outcome> = match &result {
+                    Ok(answer) => answer.trace().iter().map(|t| t.outcome).collect(),
+                    Err(e) => e.trace().iter().map(|t| t.outcome).collect(),
+                };
+                let failed = trace.iter().any(|o| matches!(o, Outcome::Failed(_)));
+                match &result {
+                    Err(e) if e.is_not_found() => {
+                        prop_assert!(trace.iter().all(|o| o.is_not_found()));
+                        prop_assert_eq!(trace.len(), outcomes.len(), "every candidate tried");
+                        prop_assert!(!e.is_temporary());
+                    }
+                    Err(e) => {
+                        prop_assert!(failed, "an error that is not not-found needs a failure");
+                        prop_assert!(e.is_temporary());
+                        let first = trace.iter().find_map(|o| match o {
+                            Outcome::Failed(kind) => Some(*kind),
+                            _ => None,
+                        });
+                        prop_assert_eq!(Some(e.kind()), first);
+                    }
+                    Ok(answer) => {
+                        prop_assert_eq!(trace.last(), Some(&Outcome::Answer));
+                        prop_assert_eq!(answer.name(), &answer.trace().last().unwrap().name);
+                        prop_assert!(!failed || continue_on_failure);
+                    }
+                }
+                if failed {
+                    prop_assert!(!matches!(&result, Err(e) if e.is_not_found()));
+                }
+            }
+        }
     }
 }

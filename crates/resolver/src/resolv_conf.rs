@@ -1,6 +1,8 @@
 //! resolv.conf parsing with glibc's semantics, into a [`Config`].
 //!
-//! Reference: glibc `resolv/res_init.c` (`res_vinit_1`, `res_setoptions`), glibc 2.29-2.40.
+//! Reference: glibc `resolv/res_init.c` (`res_vinit_1`, `res_setoptions`) and
+//! `resolv/res_send.c` (`send_dg`), as read in the bminor/glibc mirror (res_init.c at commit
+//! 04277e02, 2019).
 //! What we copy from it, line by line:
 //! - a keyword counts only at the start of a line and followed by a space or tab (`MATCH`);
 //!   lines starting with `#` or `;` are comments; anything else is ignored;
@@ -14,14 +16,16 @@
 //!   `atoi` (garbage reads as 0); `rotate`, `edns0`, `use-vc`, `single-request` matched as
 //!   prefixes (`strncmp`), as glibc does; unknown options are ignored.
 //!
-//! Where we differ, on purpose, each with a `tracing` warning:
+//! Where we differ, on purpose (with a `tracing` warning whenever a line is read differently):
 //! - settings absent from the file take *our* defaults (1 s timeout, 5 attempts, EDNS on),
 //!   not glibc's (5 s, 2 attempts);
-//! - `timeout:0` (or negative) means 1 s, which is what glibc's `send_dg` ends up using;
-//!   `attempts:0` means 1 (glibc would send nothing and fail every lookup); a negative
+//! - `timeout:0` (or negative) means 1 s, which is what glibc's `send_dg` ends up using
+//!   (`if (seconds <= 0) seconds = 1;`);
+//!   `attempts:0` means 1 (glibc's `res_send` loops `for (try = 0; try < retry; try++)`, so it
+//!   would send nothing and fail every lookup); a negative
 //!   `ndots` means 0;
 //! - a `#` or `;` word on a `search` line starts a comment (glibc would search a domain
-//!   called `#`);
+//!   called `#`), and search domains that are not valid names are dropped;
 //! - `nameserver IP:PORT` and `nameserver [IPv6]:PORT` are accepted, so a test can point a
 //!   file at a server on a high port (glibc ignores such lines);
 //! - we read neither `LOCALDOMAIN`/`RES_OPTIONS` nor the host name (glibc's fallback search
@@ -32,7 +36,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::warn;
+use hickory_proto::rr::Name;
+use tracing::{debug, warn};
 
 use crate::config::{Config, DEFAULT_EDNS_PAYLOAD};
 use crate::error::Error;
@@ -45,6 +50,19 @@ const GLIBC_MAX_NDOTS: i64 = 15;
 const GLIBC_MAX_TIMEOUT: i64 = 30;
 /// glibc's `RES_MAXRETRY`.
 const GLIBC_MAX_ATTEMPTS: i64 = 5;
+/// glibc options that change nothing for us: `single-request-reopen` (every attempt already
+/// uses a fresh socket), `trust-ad` (we do not validate DNSSEC), `inet6` (deprecated),
+/// `no-tld-query`, `no-reload`, `no-aaaa` (glibc's address-family tweaks), `debug`.
+const GLIBC_IGNORED: [&str; 8] = [
+    "single-request-reopen",
+    "trust-ad",
+    "inet6",
+    "no-tld-query",
+    "no_tld_query",
+    "no-reload",
+    "no-aaaa",
+    "debug",
+];
 
 impl Config {
     /// Reads a resolv.conf file (see [`parse_resolv_conf`](Self::parse_resolv_conf)).
@@ -89,25 +107,33 @@ impl Config {
             };
             let mut words = rest.split([' ', '\t', '\r']).filter(|w| !w.is_empty());
             match keyword {
-                "nameserver" => match words.next().and_then(parse_nameserver) {
+                "nameserver" => match words
+                    .next()
+                    .and_then(parse_nameserver)
+                    .filter(|s| s.port() != 0)
+                {
                     Some(server) => servers.push(server),
                     None => warn!(line = line_no, text = line, "resolv.conf: bad nameserver"),
                 },
                 "domain" => {
                     if let Some(domain) = words.next() {
-                        search = vec![domain.to_string()];
+                        search = usable_domain(domain, line_no).into_iter().collect();
                     }
                 }
                 "search" => {
                     let mut list = Vec::new();
+                    let mut any = false;
                     for word in words {
                         if word.starts_with('#') || word.starts_with(';') {
                             warn!(line = line_no, "resolv.conf: comment after search domains");
                             break;
                         }
-                        list.push(word.to_string());
+                        any = true;
+                        list.extend(usable_domain(word, line_no));
                     }
-                    if !list.is_empty() {
+                    // Like glibc, a search line with words replaces the list, even if none of
+                    // them is usable.
+                    if any {
                         search = list;
                     }
                 }
@@ -137,6 +163,24 @@ impl Config {
             servers.truncate(MAX_NAMESERVERS);
         }
         config.with_servers(servers).with_search(search)
+    }
+}
+
+/// A search domain worth keeping: a valid, non-root domain name. Others are dropped with a
+/// warning (glibc would append them and send names that cannot exist), so that any file gives a
+/// config [`Resolver::new`](crate::Resolver::new) accepts.
+fn usable_domain(word: &str, line_no: usize) -> Option<String> {
+    let trimmed = word.trim_end_matches('.');
+    if trimmed.is_empty() {
+        warn!(line = line_no, "resolv.conf: root search domain ignored");
+        return None;
+    }
+    match Name::from_utf8(trimmed) {
+        Ok(_) => Some(word.to_string()),
+        Err(error) => {
+            warn!(line = line_no, domain = word, %error, "resolv.conf: bad search domain ignored");
+            None
+        }
     }
 }
 
@@ -181,11 +225,11 @@ fn apply_option(config: &mut Config, word: &str, line_no: usize) {
         take.with_edns(Some(payload))
     } else if word.starts_with("use-vc") {
         take.with_tcp_only(true)
-    } else if word.starts_with("single-request-reopen") {
-        warn!(
+    } else if GLIBC_IGNORED.iter().any(|o| word.starts_with(o)) {
+        debug!(
             line = line_no,
             option = word,
-            "resolv.conf: option not needed, ignored"
+            "resolv.conf: glibc option with no effect here"
         );
         take
     } else if word.starts_with("single-request") {
@@ -355,5 +399,91 @@ mod tests {
         }
         assert_eq!(parse_nameserver("dns.example.com"), None);
         assert_eq!(parse_nameserver("[::1]"), None);
+        let c = Config::parse_resolv_conf("nameserver 127.0.0.1:0\nnameserver [::1]:0\n");
+        assert_eq!(
+            c.servers(),
+            ["127.0.0.1:53".parse().unwrap()],
+            "port 0 lines are ignored"
+        );
+    }
+
+    /// Collects what `tracing` prints at WARN and above while `f` runs.
+    fn warnings(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn what_glibc_ignores_is_ignored_with_a_warning() {
+        let mut config = None;
+        let log = warnings(|| {
+            config = Some(Config::parse_resolv_conf(
+                "nameserver 10.0.0.1\n  nameserver 10.0.0.2\nnameserver dns.google\n\
+                 options frobnicate ndots:99 attempts:0 trust-ad\nbogus line\n\
+                 nameserver 10.0.0.3\nnameserver 10.0.0.4\nnameserver 10.0.0.5\n",
+            ));
+        });
+        let config = config.unwrap();
+        assert_eq!(config.servers().len(), 3);
+        assert_eq!((config.ndots(), config.attempts()), (15, 1));
+        for expected in [
+            "line ignored",
+            "bad nameserver",
+            "unknown option ignored",
+            "frobnicate",
+            "attempts below 1",
+            "more than 3 nameservers",
+        ] {
+            assert!(log.contains(expected), "no {expected:?} in:\n{log}");
+        }
+        assert!(
+            !log.contains("trust-ad"),
+            "known glibc option warned about:\n{log}"
+        );
+    }
+
+    #[test]
+    fn unusable_search_domains_are_dropped() {
+        let c = Config::parse_resolv_conf("search good.example bad..domain . other.example.\n");
+        assert_eq!(
+            c.search(),
+            ["good.example".to_string(), "other.example.".to_string()]
+        );
+        let c = Config::parse_resolv_conf("search a.example\ndomain -..\n");
+        assert!(
+            c.search().is_empty(),
+            "an unusable domain line still replaces the list"
+        );
+        assert!(crate::Resolver::new(c.with_hosts_file(None)).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Any text parses (to something Resolver::new accepts), never panics.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(nameserver|search|domain|options|#|;| |\t|\r|\n|[a-z0-9.:%\\[\\]-]{0,12}){0,40}") {
+            let config = Config::parse_resolv_conf(&text);
+            proptest::prop_assert!(!config.servers().is_empty());
+            proptest::prop_assert!(config.servers().len() <= 3);
+            proptest::prop_assert!(crate::Resolver::new(config.with_hosts_file(None)).is_ok());
+        }
     }
 }

@@ -2,9 +2,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
+use tokio::time::Instant;
 use tracing::{Instrument, info_span};
 
 use crate::answer::Answer;
@@ -12,10 +13,11 @@ use crate::config::{Config, MAX_DEADLINE, MIN_DEADLINE, SearchPolicy};
 use crate::error::Error;
 use crate::exchange::Settings;
 use crate::hosts::Hosts;
-use crate::lookup::{Ask, Inner};
+use crate::lookup::{Ask, Inner, literal_answer};
 use crate::servers::{ServerStats, Servers};
 
-/// Per-call overrides for [`Resolver::lookup_with`] and [`Resolver::lookup_ip_with`].
+/// Per-call overrides for [`Resolver::lookup_with`], [`Resolver::lookup_ip_with`] and
+/// [`Resolver::reverse_with`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -68,7 +70,8 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// Builds a resolver from `config`, reading the hosts file if one is configured.
+    /// Builds a resolver from `config`, reading the hosts file if one is configured (once,
+    /// synchronously: build resolvers at start-up and clone them, rather than per request).
     ///
     /// Fails with [`ErrorKind::Config`](crate::ErrorKind::Config) when there is no server, a
     /// server has port 0, or a search domain is not a valid name.
@@ -133,7 +136,10 @@ impl Resolver {
 
     /// The IPv4 and IPv6 addresses of `name`: A and AAAA asked concurrently for each candidate
     /// (one after the other with `single-request`), merged. One family failing while the other
-    /// answers is an answer (the failure is in [`Answer::trace`]).
+    /// answers is an answer (the failure is in [`Answer::trace`]); once one family has answered,
+    /// the other gets one more per-attempt timeout, not the rest of the deadline. A candidate
+    /// counts as not found only if both families got NXDOMAIN/NODATA. An IP address literal
+    /// answers itself without a query.
     ///
     /// Returns by the configured deadline. The hosts file is consulted first.
     ///
@@ -193,21 +199,29 @@ impl Resolver {
     /// Cancel safe: dropping the future closes its sockets at once, and it has no background
     /// task.
     pub async fn reverse(&self, ip: IpAddr) -> Result<Answer, Error> {
+        self.reverse_with(ip, &LookupOptions::default()).await
+    }
+
+    /// [`reverse`](Self::reverse) with per-call overrides (e.g. a shorter deadline).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`reverse`](Self::reverse).
+    pub async fn reverse_with(&self, ip: IpAddr, options: &LookupOptions) -> Result<Answer, Error> {
         let start = Instant::now();
         if let Some(answer) = self.inner.reverse_from_hosts(ip, start) {
             return Ok(answer);
         }
         let name = Name::from(ip);
-        self.run(
-            &name.to_string(),
-            Ask::Type(RecordType::PTR),
-            &LookupOptions::default(),
-        )
-        .await
+        self.run(&name.to_string(), Ask::Type(RecordType::PTR), options)
+            .await
     }
 
     async fn run(&self, asked: &str, ask: Ask, options: &LookupOptions) -> Result<Answer, Error> {
         let start = Instant::now();
+        if let Some(answer) = literal_answer(asked, ask, start) {
+            return Ok(answer);
+        }
         let name = parse_name(asked)?;
         let deadline = start + options.deadline.unwrap_or(self.inner.config.deadline);
         let policy = options
@@ -293,6 +307,10 @@ mod tests {
     fn resolver_is_send_sync_clone() {
         fn check<T: Send + Sync + Clone + 'static>() {}
         check::<Resolver>();
+        check::<Config>();
+        check::<Answer>();
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct AttemptTrace {
     pub record_type: RecordType,
     /// UDP or TCP.
     pub transport: Transport,
+    /// The query's message ID (random per query), to match server logs.
+    pub id: u16,
     /// What came of it.
     pub result: AttemptResult,
     /// Datagrams received on this attempt's socket and ignored (wrong ID, wrong question,

@@ -377,4 +377,37 @@ mod tests {
         odd.add_answer(a("other.example.", [192, 0, 2, 1]));
         assert_eq!(classify(&odd, &question), Reply::Malformed);
     }
+
+    proptest::proptest! {
+        /// Whatever arrives on the socket, checking it never panics, and only a datagram with
+        /// our ID can be taken.
+        #[test]
+        fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let question = q("www.example.com.", RecordType::A);
+            match check_reply(&bytes, server(), server(), 0x1234, &question) {
+                Check::Accept(message) => {
+                    proptest::prop_assert_eq!(message.metadata.id, 0x1234);
+                    let _ = classify(&message, &question);
+                }
+                Check::Truncated => proptest::prop_assert_eq!(&bytes[..2], &[0x12, 0x34]),
+                Check::Ignore(_) => {}
+            }
+        }
+
+        /// A valid reply with bytes flipped: still no panic.
+        #[test]
+        fn corrupted_replies_never_panic(flips in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 1..6)) {
+            let question = q("www.example.com.", RecordType::A);
+            let mut m = reply_to(&build_query(0x1234, &question, Some(1232)));
+            m.add_answer(a("www.example.com.", [192, 0, 2, 1]));
+            let mut bytes = m.to_vec().unwrap();
+            for (at, value) in flips {
+                let i = at % bytes.len();
+                bytes[i] = value;
+            }
+            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question) {
+                let _ = classify(&message, &question);
+            }
+        }
+    }
 }

@@ -308,3 +308,40 @@ fn metrics_endpoint_serves_prometheus_counters() {
     let (_, _, clean) = stop(r);
     assert!(clean);
 }
+
+#[test]
+fn config_file_configures_the_server() {
+    let dir = temp_dir("config");
+    let config = dir.join("faultdns.toml");
+    std::fs::write(
+        &config,
+        "record = [\"www.example.com. A 192.0.2.10\"]\n\
+         rule = [\"servfail name=www.example.com. first=1\"]\n\
+         seed = 4\n\
+         log = \"decisions.jsonl\"\n",
+    )
+    .unwrap();
+    let run = start(&["--config", config.to_str().unwrap()]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let q = [
+        0x43, 0x21, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm',
+        b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+    ];
+    let mut buf = [0u8; 512];
+    let mut rcodes = Vec::new();
+    for _ in 0..2 {
+        sock.send_to(&q, ("127.0.0.1", run.port)).unwrap();
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        assert!(n >= 12);
+        rcodes.push(buf[3] & 0x0f);
+    }
+    assert_eq!(rcodes, [2, 0], "SERVFAIL first, then the answer");
+    let (_, stderr, clean) = stop(run);
+    assert!(clean, "{stderr}");
+    assert!(stderr.contains("matched 2, fired 1"), "{stderr}");
+    // The log path is relative to the config file.
+    let log = std::fs::read_to_string(dir.join("decisions.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,6 +3,7 @@
 mod actions;
 mod answers;
 mod binary;
+mod lifecycle;
 mod robustness;
 mod rules;
 mod util;

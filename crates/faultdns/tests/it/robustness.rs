@@ -223,7 +223,10 @@ async fn misbehaving_tcp_clients_are_cut_off() {
     for _ in 0..12 {
         conns.push(TcpStream::connect(s.addr()).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let deadline = Instant::now() + WAIT;
+    while s.counters().tcp_rejected < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let c = s.counters();
     assert!(c.tcp_rejected >= 4, "{c:?}");
     assert!(c.tcp_closed_bad >= 3, "{c:?}");

@@ -84,5 +84,5 @@ Config file (--config faultdns.toml), same content:
   record = [\"www.example.com. 60 A 192.0.2.10\"]
   rule = [\"drop name=cloudflare.com. p=0.3\"]
   seed = 7
-  log = \"decisions.jsonl\"
+  log = \"decisions.jsonl\"         # relative to the config file
 ";

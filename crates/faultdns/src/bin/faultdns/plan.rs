@@ -81,12 +81,18 @@ impl Plan {
                 let config: Config = toml::from_str(&text)
                     .map_err(|e| anyhow!("bad config {}: {e}", path.display()))?;
                 let mut config = config;
-                // Zone paths in the config are relative to the config file.
+                // Zone and log paths in the config are relative to the config file.
                 let base = path.parent().unwrap_or(Path::new("."));
                 for z in &mut config.zone {
                     if z.is_relative() {
                         *z = base.join(&*z);
                     }
+                }
+                if let Some(log) = &mut config.log
+                    && log != "-"
+                    && Path::new(log.as_str()).is_relative()
+                {
+                    *log = base.join(log.as_str()).display().to_string();
                 }
                 (config, Origin::Config(path.clone(), text))
             }
