@@ -397,8 +397,8 @@ impl Report {
         let _ = writeln!(
             s,
             "### 1. Throughput (closed loop, unique names, no loss)\n\n\
-             | concurrency | peer | lookups/s | stubborn/peer | CPU s per 1,000 | p50 ms | p99 ms | failures | server CPU |\n\
-             |---:|---|---:|---:|---:|---:|---:|---:|---:|"
+             | concurrency | peer | lookups/s | stubborn/peer | CPU s per 1,000 | of which kernel | p50 ms | p99 ms | failures | server CPU |\n\
+             |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for scenario in self.scenarios() {
             let Scenario::Throughput { concurrency, .. } = scenario else {
@@ -411,11 +411,16 @@ impl Report {
                 let Some(m) = ok(row) else { continue };
                 let _ = writeln!(
                     s,
-                    "| {concurrency} | {} | {:.0} | {} | {:.3} | {:.2} | {:.2} | {} | {:.0}% |",
+                    "| {concurrency} | {} | {:.0} | {} | {:.3} | {:.0}% | {:.2} | {:.2} | {} | {:.0}% |",
                     row.peer,
                     lps(m),
                     ratio(stub, Some(lps(m))),
                     cpu_per_1000(m),
+                    if m.cpu_s > 0.0 {
+                        100.0 * m.sys_s / m.cpu_s
+                    } else {
+                        0.0
+                    },
                     m.latency.p50_ms,
                     m.latency.p99_ms,
                     m.lookups - m.answers,

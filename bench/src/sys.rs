@@ -4,15 +4,21 @@ use std::{fs, io, time::Duration};
 
 /// CPU time (user + system) this process has used so far, every thread included.
 pub fn self_cpu() -> Duration {
+    let (user, system) = self_cpu_split();
+    user + system
+}
+
+/// User and system CPU time this process has used so far, every thread included.
+pub fn self_cpu_split() -> (Duration, Duration) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a complete `rusage` into the pointer it is given.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
     if rc != 0 {
-        return Duration::ZERO;
+        return (Duration::ZERO, Duration::ZERO);
     }
     // SAFETY: initialised by the successful call above (and zeroed before).
     let usage = unsafe { usage.assume_init() };
-    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+    (timeval(usage.ru_utime), timeval(usage.ru_stime))
 }
 
 /// Peak resident set size of this process so far, in KiB (`ru_maxrss`).

@@ -52,6 +52,9 @@ pub struct Measured {
     pub wall_s: f64,
     /// CPU time of the measured part (getrusage, every thread of the process).
     pub cpu_s: f64,
+    /// The part of `cpu_s` spent in the kernel.
+    #[serde(default)]
+    pub sys_s: f64,
     /// Latency percentiles.
     pub latency: Latency,
     /// Memory and descriptors (memory scenario).
@@ -144,7 +147,7 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
         job.tag.clone(),
         format!("{DROP_LABEL}.{SUFFIX}"),
     ));
-    let cpu0 = sys::self_cpu();
+    let (user0, sys0) = sys::self_cpu_split();
     let t0 = Instant::now();
     let (tally, memory) = match &job.scenario {
         Scenario::Throughput {
@@ -192,7 +195,11 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
         }
         Scenario::ColdStart => unreachable!("handled above"),
     };
-    let mut m = measured(&tally, t0.elapsed(), sys::self_cpu().saturating_sub(cpu0));
+    let wall = t0.elapsed();
+    let (user1, sys1) = sys::self_cpu_split();
+    let kernel = sys1.saturating_sub(sys0);
+    let mut m = measured(&tally, wall, user1.saturating_sub(user0) + kernel);
+    m.sys_s = kernel.as_secs_f64();
     m.memory = memory;
     Ok(m)
 }
@@ -206,6 +213,7 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
         failed: tally.failed,
         wall_s: wall.as_secs_f64(),
         cpu_s: cpu.as_secs_f64(),
+        sys_s: 0.0,
         latency: tally.latency(),
         memory: None,
         first_answer_ms: None,
