@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::peer::{Outcome, Peer};
+use crate::peer::{Outcome, Resolve};
 
 /// Unique names, so no cache anywhere can answer: `<tag>-<n>.<zone>`.
 pub struct Names {
@@ -141,8 +141,8 @@ fn take(tally: Shared) -> Tally {
 
 /// `concurrency` workers each resolving a fresh name as soon as the last one finished, starting
 /// lookups for `duration`; waits for the last ones (each peer's own bound keeps that short).
-pub async fn closed_loop(
-    peer: Arc<Peer>,
+pub async fn closed_loop<P: Resolve>(
+    peer: Arc<P>,
     names: Arc<Names>,
     concurrency: usize,
     duration: Duration,
@@ -167,7 +167,12 @@ pub async fn closed_loop(
 
 /// `count` lookups started at `rate` per second whatever happens to earlier ones; latency is
 /// measured from each lookup's intended start, so a stalled client cannot hide its stall.
-pub async fn open_loop(peer: Arc<Peer>, names: Arc<Names>, count: u64, rate: u64) -> Tally {
+pub async fn open_loop<P: Resolve>(
+    peer: Arc<P>,
+    names: Arc<Names>,
+    count: u64,
+    rate: u64,
+) -> Tally {
     let tally = Shared::default();
     let start = tokio::time::Instant::now();
     let gap = Duration::from_secs(1) / u32::try_from(rate.max(1)).unwrap_or(u32::MAX);
@@ -189,8 +194,8 @@ pub async fn open_loop(peer: Arc<Peer>, names: Arc<Names>, count: u64, rate: u64
 
 /// `n` lookups started together; `during` is polled every 20 ms while they run (for memory
 /// and descriptor sampling). Elapsed times count from each lookup's first poll.
-pub async fn burst(
-    peer: Arc<Peer>,
+pub async fn burst<P: Resolve>(
+    peer: Arc<P>,
     names: Arc<Names>,
     n: usize,
     mut during: impl FnMut(),

@@ -502,8 +502,8 @@ impl Report {
              RSS growth from just before the burst to its highest sample, over the lookups in \
              flight (the harness's own task per lookup included). Thread-based peers have at \
              most 1,024 lookups in flight (their pool).\n\n\
-             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | fds before | fds during | fds after | slowest ms | failed early |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | lookup future bytes | fds before | fds during | fds after | slowest ms | failed early |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for scenario in self.scenarios() {
             if !matches!(scenario, Scenario::Memory { .. }) {
@@ -519,13 +519,14 @@ impl Report {
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {:.0} | {} |",
+                    "| {} | {} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} |",
                     row.peer,
                     mem.in_flight,
                     mem.baseline_kib as f64 / 1024.0,
                     mem.peak_kib as f64 / 1024.0,
                     mem.bytes_per_lookup(),
                     ratio(stub, Some(mem.bytes_per_lookup())),
+                    mem.future_bytes,
                     mem.fds_before,
                     mem.fds_during,
                     mem.fds_after,

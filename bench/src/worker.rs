@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     load::{self, Latency, Names, Tally},
-    peer::{Outcome, Peer, PeerKind, Setup},
+    peer::{Outcome, Peer, PeerKind, Resolve, Setup},
     plan::{DROP_LABEL, SUFFIX, Scenario},
     sys,
 };
@@ -70,6 +70,9 @@ pub struct Measured {
 pub struct Memory {
     /// Lookups really in flight at once (thread peers: at most their pool).
     pub in_flight: u64,
+    /// Size of the peer's lookup future before it is first polled (what a task holds inline).
+    #[serde(default)]
+    pub future_bytes: u64,
     /// RSS before the burst, after a warm-up lookup (KiB).
     pub baseline_kib: u64,
     /// Highest RSS sampled during the burst (KiB).
@@ -118,28 +121,25 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
         threads: job.scenario.max_in_flight().clamp(1, MAX_THREADS),
     };
     let built_at = Instant::now();
-    let peer = Arc::new(Peer::build(job.peer, &setup).with_context(|| format!("{}", job.peer))?);
-    let answered = Names::new(job.tag.clone(), SUFFIX);
-    if job.scenario == Scenario::ColdStart {
-        let outcome = peer.lookup(&answered.next()).await;
-        let first = built_at.elapsed();
-        anyhow::ensure!(
-            outcome == Outcome::Answer,
-            "{}: the first lookup got {outcome:?}",
-            job.peer
-        );
-        let mut tally = Tally::default();
-        tally.record(outcome, first);
-        let mut m = measured(&tally, first, Duration::ZERO);
-        m.first_answer_ms = Some(first.as_secs_f64() * 1000.0);
-        return Ok(m);
+    let peer = Peer::build(job.peer, &setup).with_context(|| format!("{}", job.peer))?;
+    match peer {
+        Peer::Stubborn(p) => drive(Arc::new(p), job, built_at).await,
+        Peer::Hickory(p) => drive(Arc::new(*p), job, built_at).await,
+        Peer::CAres(p) => drive(Arc::new(p), job, built_at).await,
+        Peer::Glibc(p) => drive(Arc::new(p), job, built_at).await,
     }
+}
 
-    // Warm up: the first lookup creates sockets and threads a peer keeps.
-    let warm = peer.lookup(&answered.next()).await;
+/// The scenario for one concrete peer type (so tasks hold that peer's future, no larger).
+async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow::Result<Measured> {
+    let answered = Names::new(job.tag.clone(), SUFFIX);
+    // Cold start ends at the first answer; otherwise this is the warm-up, which creates the
+    // sockets and threads a peer keeps.
+    let first = peer.lookup(&answered.next()).await;
+    let first_elapsed = built_at.elapsed();
     anyhow::ensure!(
-        warm == Outcome::Answer,
-        "{}: the warm-up lookup got {warm:?}",
+        first == Outcome::Answer,
+        "{}: the first lookup got {first:?}",
         job.peer
     );
     let names = Arc::new(answered);
@@ -150,6 +150,13 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
     let (user0, sys0) = sys::self_cpu_split();
     let t0 = Instant::now();
     let (tally, memory) = match &job.scenario {
+        Scenario::ColdStart => {
+            let mut tally = Tally::default();
+            tally.record(first, first_elapsed);
+            let mut m = measured(&tally, first_elapsed, Duration::ZERO);
+            m.first_answer_ms = Some(first_elapsed.as_secs_f64() * 1000.0);
+            return Ok(m);
+        }
         Scenario::Throughput {
             concurrency,
             duration,
@@ -171,6 +178,7 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
             };
             let mut mem = Memory {
                 in_flight: in_flight as u64,
+                future_bytes: std::mem::size_of_val(&peer.lookup("x.")) as u64,
                 baseline_kib: sys::self_rss_kib()?,
                 fds_before: sys::self_open_fds()?,
                 ..Memory::default()
@@ -190,10 +198,8 @@ async fn run_async(job: &Job) -> anyhow::Result<Measured> {
             tokio::time::sleep(Duration::from_millis(200)).await;
             mem.fds_after = sys::self_open_fds()?;
             mem.max_rss_kib = sys::self_max_rss_kib();
-            drop(peer);
             (tally, Some(mem))
         }
-        Scenario::ColdStart => unreachable!("handled above"),
     };
     let wall = t0.elapsed();
     let (user1, sys1) = sys::self_cpu_split();

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use c_ares::{AddrInfoHints, AddressFamily};
 use c_ares_resolver::{FutureResolver, Options};
 
-use super::{Outcome, Setup};
+use super::{Outcome, Resolve, Setup};
 
 /// c-ares's default first-try timeout (`DEFAULT_TIMEOUT` in `ares_private.h`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -54,9 +54,11 @@ impl Peer {
         );
         Ok(Peer { resolver })
     }
+}
 
+impl Resolve for Peer {
     /// `ares_getaddrinfo` with AF_UNSPEC: A and AAAA together.
-    pub async fn lookup(&self, name: &str) -> Outcome {
+    async fn lookup(&self, name: &str) -> Outcome {
         let hints = AddrInfoHints {
             family: Some(AddressFamily::UNSPEC),
             ..AddrInfoHints::default()

@@ -13,7 +13,7 @@ use std::{
 use anyhow::Context as _;
 use dnsload::{Backend as _, Class, Override, SystemBackend, SystemConfig};
 
-use super::{Outcome, Setup};
+use super::{Outcome, Resolve, Setup};
 
 /// The resolver options a glibc peer runs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +61,11 @@ impl Peer {
         .context("starting dnsload's system backend")?;
         Ok(Peer { backend })
     }
+}
 
+impl Resolve for Peer {
     /// One getaddrinfo on a pool thread.
-    pub async fn lookup(&self, name: &str) -> Outcome {
+    async fn lookup(&self, name: &str) -> Outcome {
         classify(self.backend.lookup(name).await.class)
     }
 }

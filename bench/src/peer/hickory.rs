@@ -10,7 +10,7 @@ use hickory_resolver::{
     system_conf::parse_resolv_conf,
 };
 
-use super::{Outcome, Setup};
+use super::{Outcome, Resolve, Setup};
 
 /// hickory's default per-try timeout (`ResolverOpts::default().timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,9 +63,11 @@ impl Peer {
         let resolver = builder.build().context("building the hickory resolver")?;
         Ok(Peer { resolver })
     }
+}
 
+impl Resolve for Peer {
     /// Resolve A and AAAA in parallel.
-    pub async fn lookup(&self, name: &str) -> Outcome {
+    async fn lookup(&self, name: &str) -> Outcome {
         match self.resolver.lookup_ip(name).await {
             Ok(lookup) if lookup.iter().next().is_some() => Outcome::Answer,
             Ok(_) => Outcome::NotFound,

@@ -134,19 +134,17 @@ impl Peer {
             PeerKind::GlibcDefault => Peer::Glibc(glibc::Peer::new(setup, glibc::DEFAULTS)?),
         })
     }
+}
 
+/// What the load drivers need from a peer. Generic rather than an enum method, so a task
+/// holding a lookup is exactly as large as that peer's own future: the memory scenario
+/// measures the peer, not the largest of all peers' futures.
+pub trait Resolve: Send + Sync + 'static {
     /// Resolve `name` (absolute, with the final dot) to its addresses.
     ///
     /// Cancel safety: dropping the future abandons the lookup as the peer allows (stubborn and
     /// hickory close the sockets at once; c-ares and glibc finish it in the background).
-    pub async fn lookup(&self, name: &str) -> Outcome {
-        match self {
-            Peer::Stubborn(p) => p.lookup(name).await,
-            Peer::Hickory(p) => p.lookup(name).await,
-            Peer::CAres(p) => p.lookup(name).await,
-            Peer::Glibc(p) => p.lookup(name).await,
-        }
-    }
+    fn lookup(&self, name: &str) -> impl Future<Output = Outcome> + Send;
 }
 
 #[cfg(test)]

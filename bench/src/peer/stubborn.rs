@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 
-use super::{Outcome, Setup};
+use super::{Outcome, Resolve, Setup};
 
 /// A stubborn resolver aimed at the benchmark server.
 pub struct Peer {
@@ -28,9 +28,11 @@ impl Peer {
         let resolver = stubborn::Resolver::new(config).context("building stubborn")?;
         Ok(Peer { resolver })
     }
+}
 
+impl Resolve for Peer {
     /// `lookup_ip`: A and AAAA concurrently.
-    pub async fn lookup(&self, name: &str) -> Outcome {
+    async fn lookup(&self, name: &str) -> Outcome {
         match self.resolver.lookup_ip(name).await {
             Ok(answer) if !answer.records().is_empty() => Outcome::Answer,
             Ok(_) => Outcome::NotFound,
