@@ -1,1 +1,93 @@
-//! stubborn: a stub DNS resolver with true deadlines.
+//! stubborn: a stub DNS resolver with true deadlines that never reports a timeout as NXDOMAIN.
+//!
+//! A lookup asks the configured recursive servers over UDP (TCP when a reply is truncated),
+//! walks the search list, and returns an [`Answer`] or an [`Error`] you can act on.
+//!
+//! # Guarantees
+//!
+//! - **Deadline.** Every lookup returns by its overall deadline (default 5 s, per call with
+//!   [`LookupOptions`]) plus scheduling slack, whatever the network does: retries, the search
+//!   walk and TCP fallback all live inside it.
+//! - **The iron rule.** The search walk moves to the next candidate name only after an
+//!   NXDOMAIN or NODATA reply. After a failure (timeout, SERVFAIL, REFUSED, network error)
+//!   it stops with that failure by default ([`SearchPolicy::StopOnFailure`]); the opt-in
+//!   [`SearchPolicy::ContinueOnFailure`] walks on but still never reports not-found. So
+//!   [`Error::is_not_found`] is true only if every candidate tried got an NXDOMAIN/NODATA reply:
+//!   a lost packet can neither become "no such host" nor the address of another name.
+//! - **Cancellation.** A lookup is one future: no task is spawned, nothing blocks. Dropping it
+//!   closes its sockets at once and leaves nothing running.
+//! - **Strict replies.** Each attempt uses a fresh ephemeral port and a fresh random ID from a
+//!   CSPRNG; a reply is taken only from the address and port asked, with QR=1, the same ID and
+//!   the same question. Anything else is ignored and counted, and the attempt keeps waiting; a
+//!   late reply to an earlier attempt of the same lookup is still taken.
+//!
+//! # Retries
+//!
+//! Each candidate name gets up to [`Config::attempts`] attempts (default 5), each waiting
+//! [`Config::timeout`] (default 1 s); attempt `k` goes to server `(start + k) mod n`, starting
+//! at the healthiest server. A closed port (ICMP unreachable), SERVFAIL, REFUSED or NOTIMP
+//! moves to the next server at once; TC=1 asks the same server over TCP; FORMERR to an EDNS
+//! query asks again without EDNS.
+//!
+//! # Configuration
+//!
+//! [`Config`] comes from code (`Config::new(servers)` and `with_*` setters, each documenting
+//! its default, reason and bounds) or from a resolv.conf file read with glibc's semantics
+//! ([`Config::from_resolv_conf`], [`Config::parse_resolv_conf`]); values a file leaves out take
+//! our defaults (1 s, 5 attempts, 5 s deadline, ndots 1, EDNS0 with 1232 bytes), not glibc's.
+//! The hosts file (`/etc/hosts` unless configured otherwise) answers first; an IP address
+//! literal answers itself.
+//!
+//! # Cancel safety
+//!
+//! Every lookup method is cancel safe: its future owns its sockets and timers, so dropping it
+//! (a `select!` losing, a task aborted, a caller's own timeout) releases them at once, and no
+//! detached task or blocking thread is left behind.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! # async fn run() -> Result<(), stubborn::Error> {
+//! let config = stubborn::Config::new(vec!["127.0.0.1:53".parse().unwrap()])
+//!     .with_search(vec!["corp.example".into()])
+//!     .with_timeout(Duration::from_secs(1))
+//!     .with_attempts(5)
+//!     .with_deadline(Duration::from_secs(5));
+//! let resolver = stubborn::Resolver::new(config)?;
+//! match resolver.lookup_ip("cloudflare.com").await {
+//!     Ok(answer) => println!("{} -> {:?}", answer.name(), answer.ips()),
+//!     Err(e) if e.is_not_found() => println!("no such name: {e}"),
+//!     Err(e) => println!("lookup failed ({}): {e}", e.kind()),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The public interface is the list below; hickory-proto types appear only where records do.
+#![warn(missing_docs)]
+
+mod answer;
+mod candidates;
+mod config;
+mod error;
+mod exchange;
+mod hosts;
+mod lookup;
+mod resolv_conf;
+mod resolver;
+mod servers;
+mod trace;
+mod walk;
+mod wire;
+
+pub use answer::Answer;
+pub use config::{Config, SearchPolicy};
+pub use error::{Error, ErrorKind, Failure};
+pub use resolver::{LookupOptions, Resolver};
+pub use servers::ServerStats;
+pub use trace::{AttemptResult, AttemptTrace, CandidateTrace, Outcome, Transport};
+
+/// The hickory-proto types that appear in this crate's API: names, record types and records.
+pub use hickory_proto::rr::{Name, RData, Record, RecordType};

@@ -1,0 +1,335 @@
+//! `Config`: every knob of the resolver, with its default, the reason for it and its bounds.
+//!
+//! A `Config` is plain data. Setters clamp out-of-range values to the nearest bound (with a
+//! `tracing` warning) rather than fail, so a config assembled from flags or a file always works;
+//! the few things that cannot be clamped (no servers, a search domain that is not a name) are
+//! rejected by [`Resolver::new`](crate::Resolver::new).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tracing::warn;
+
+/// Default per-attempt timeout.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Smallest per-attempt timeout: below this a loopback reply on a busy machine is lost.
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// Largest per-attempt timeout: glibc's `RES_MAXRETRANS` (30 s).
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default attempts per candidate name.
+pub(crate) const DEFAULT_ATTEMPTS: u8 = 5;
+/// Largest attempts per candidate name (from code; resolv.conf is capped at glibc's 5).
+pub(crate) const MAX_ATTEMPTS: u8 = 10;
+/// Default overall deadline of one lookup.
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+/// Smallest overall deadline.
+pub(crate) const MIN_DEADLINE: Duration = Duration::from_millis(10);
+/// Largest overall deadline.
+pub(crate) const MAX_DEADLINE: Duration = Duration::from_secs(300);
+/// Default `ndots`.
+pub(crate) const DEFAULT_NDOTS: u8 = 1;
+/// Largest `ndots`: glibc's `RES_MAXNDOTS`.
+pub(crate) const MAX_NDOTS: u8 = 15;
+/// Default EDNS(0) UDP payload size: the DNS Flag Day 2020 value, which avoids IP fragmentation.
+pub(crate) const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
+/// Smallest EDNS(0) payload size: the classic DNS limit (RFC 6891 §6.2.5).
+pub(crate) const MIN_EDNS_PAYLOAD: u16 = 512;
+/// Largest EDNS(0) payload size we advertise (RFC 6891 §6.2.5 recommends 4096 as a start).
+pub(crate) const MAX_EDNS_PAYLOAD: u16 = 4096;
+/// Default hosts file.
+pub(crate) const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
+
+/// What the candidate walk does after a candidate name *failed* (timeout, SERVFAIL, REFUSED,
+/// network error, malformed replies) rather than got NXDOMAIN/NODATA.
+///
+/// Under either policy a lookup never reports not-found once a candidate has failed: see the
+/// crate documentation's "iron rule".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchPolicy {
+    /// Stop at the first failed candidate and return that failure. The default: a failure says
+    /// nothing about whether the name exists, so walking on can only produce a wrong answer
+    /// (another name's address) or a false "no such name".
+    #[default]
+    StopOnFailure,
+    /// Keep walking after a failure, for split-horizon setups where a later search domain is
+    /// expected to answer. An answer from a later candidate is returned; if none answers, the
+    /// error is the first failure's kind, never not-found.
+    ContinueOnFailure,
+}
+
+/// The resolver's configuration: servers, search list and the retry and deadline budget.
+///
+/// Build it from code with [`Config::new`] and the `with_*` setters, or from a resolv.conf file
+/// with [`Config::from_resolv_conf`] / [`Config::parse_resolv_conf`].
+///
+/// ```
+/// use std::time::Duration;
+/// let config = stubborn::Config::new(vec!["127.0.0.1:53".parse().unwrap()])
+///     .with_search(vec!["example.com".into()])
+///     .with_timeout(Duration::from_millis(500))
+///     .with_attempts(3)
+///     .with_deadline(Duration::from_secs(2))
+///     .with_hosts_file(None);
+/// assert_eq!(config.attempts(), 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) servers: Vec<SocketAddr>,
+    pub(crate) search: Vec<String>,
+    pub(crate) ndots: u8,
+    pub(crate) timeout: Duration,
+    pub(crate) attempts: u8,
+    pub(crate) deadline: Duration,
+    pub(crate) rotate: bool,
+    pub(crate) edns_payload: Option<u16>,
+    pub(crate) use_tcp: bool,
+    pub(crate) single_request: bool,
+    pub(crate) hosts_file: Option<PathBuf>,
+    pub(crate) search_policy: SearchPolicy,
+}
+
+impl Config {
+    /// A configuration asking `servers` (tried in this order, healthiest first), with every
+    /// other setting at its default.
+    ///
+    /// An empty list is accepted here and rejected by [`Resolver::new`](crate::Resolver::new).
+    pub fn new(servers: Vec<SocketAddr>) -> Self {
+        Config {
+            servers,
+            search: Vec::new(),
+            ndots: DEFAULT_NDOTS,
+            timeout: DEFAULT_TIMEOUT,
+            attempts: DEFAULT_ATTEMPTS,
+            deadline: DEFAULT_DEADLINE,
+            rotate: false,
+            edns_payload: Some(DEFAULT_EDNS_PAYLOAD),
+            use_tcp: false,
+            single_request: false,
+            hosts_file: Some(PathBuf::from(DEFAULT_HOSTS_FILE)),
+            search_policy: SearchPolicy::StopOnFailure,
+        }
+    }
+
+    /// Replaces the name servers. No default (resolv.conf without a `nameserver` line gives
+    /// `127.0.0.1:53`, as glibc). At least one is required by
+    /// [`Resolver::new`](crate::Resolver::new); there is no upper bound from code.
+    pub fn with_servers(mut self, servers: Vec<SocketAddr>) -> Self {
+        self.servers = servers;
+        self
+    }
+
+    /// Sets the search list: domains appended to names that are not absolute (see
+    /// [`with_ndots`](Self::with_ndots) for the order). Defaults to empty. Each entry must be a
+    /// valid domain name; a trailing dot is optional.
+    pub fn with_search(mut self, search: Vec<String>) -> Self {
+        self.search = search;
+        self
+    }
+
+    /// Sets `ndots`: a name with at least this many dots is tried as-is before the search list,
+    /// one with fewer after it (glibc order). Defaults to 1, so `cloudflare.com` is tried first
+    /// as-is and `myservice` last. Bounds 0..=15 (glibc's `RES_MAXNDOTS`); larger values clamp
+    /// to 15.
+    pub fn with_ndots(mut self, ndots: u8) -> Self {
+        self.ndots = clamp_warn("ndots", ndots, 0, MAX_NDOTS);
+        self
+    }
+
+    /// Sets the per-attempt timeout: how long one query waits for its reply before the next
+    /// attempt starts (earlier attempts keep listening). Defaults to 1 s, far above a healthy
+    /// resolver's round trip yet small enough to leave room for retries inside the deadline.
+    /// Bounds 10 ms..=30 s (30 s is glibc's cap); values outside clamp.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = clamp_warn("timeout", timeout, MIN_TIMEOUT, MAX_TIMEOUT);
+        self
+    }
+
+    /// Sets the attempts per candidate name, rotating over the servers. Defaults to 5, so a
+    /// single lost packet (or two) is retried within the default 5 s deadline. Bounds 1..=10;
+    /// values outside clamp.
+    pub fn with_attempts(mut self, attempts: u8) -> Self {
+        self.attempts = clamp_warn("attempts", attempts, 1, MAX_ATTEMPTS);
+        self
+    }
+
+    /// Sets the overall deadline of one lookup, search walk, retries and TCP fallback included:
+    /// a lookup returns by then whatever the network does. Defaults to 5 s (the per-attempt
+    /// budget: 5 attempts x 1 s). Bounds 10 ms..=300 s; values outside clamp. A single call can
+    /// override it with [`LookupOptions`](crate::LookupOptions).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = clamp_warn("deadline", deadline, MIN_DEADLINE, MAX_DEADLINE);
+        self
+    }
+
+    /// Starts each lookup at the next server in round-robin order among the equally healthy
+    /// ones, instead of the first (resolv.conf `options rotate`). Defaults to off: the first
+    /// healthy server is asked first, so a healthy primary gets all the load.
+    pub fn with_rotate(mut self, rotate: bool) -> Self {
+        self.rotate = rotate;
+        self
+    }
+
+    /// Sets the EDNS(0) UDP payload size advertised in queries, or `None` to send plain DNS
+    /// queries. Defaults to 1232 bytes (DNS Flag Day 2020: no IP fragmentation). Bounds
+    /// 512..=4096; values outside clamp. A server answering FORMERR to an EDNS query is asked
+    /// again without EDNS.
+    pub fn with_edns(mut self, payload: Option<u16>) -> Self {
+        self.edns_payload =
+            payload.map(|p| clamp_warn("edns payload", p, MIN_EDNS_PAYLOAD, MAX_EDNS_PAYLOAD));
+        self
+    }
+
+    /// Sends every query over TCP instead of UDP (resolv.conf `options use-vc`). Defaults to
+    /// off: UDP, with TCP only when a reply is truncated.
+    pub fn with_tcp_only(mut self, tcp_only: bool) -> Self {
+        self.use_tcp = tcp_only;
+        self
+    }
+
+    /// Makes [`Resolver::lookup_ip`](crate::Resolver::lookup_ip) ask A and then AAAA one after
+    /// the other instead of concurrently (resolv.conf `options single-request`, for middleboxes
+    /// that drop one of two simultaneous queries). Defaults to off.
+    pub fn with_single_request(mut self, single_request: bool) -> Self {
+        self.single_request = single_request;
+        self
+    }
+
+    /// Sets the hosts file consulted before DNS for address and reverse lookups, or `None` to
+    /// skip it. Defaults to `/etc/hosts`. The file is read once, when the
+    /// [`Resolver`](crate::Resolver) is built; a missing file counts as empty.
+    pub fn with_hosts_file(mut self, path: Option<PathBuf>) -> Self {
+        self.hosts_file = path;
+        self
+    }
+
+    /// Sets what the search walk does after a failed candidate. Defaults to
+    /// [`SearchPolicy::StopOnFailure`].
+    pub fn with_search_policy(mut self, policy: SearchPolicy) -> Self {
+        self.search_policy = policy;
+        self
+    }
+
+    /// The name servers, in configured order.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
+    /// The search list, as configured.
+    pub fn search(&self) -> &[String] {
+        &self.search
+    }
+
+    /// The `ndots` threshold.
+    pub fn ndots(&self) -> u8 {
+        self.ndots
+    }
+
+    /// The per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Attempts per candidate name.
+    pub fn attempts(&self) -> u8 {
+        self.attempts
+    }
+
+    /// The overall deadline of one lookup.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Whether lookups start at a round-robin server.
+    pub fn rotate(&self) -> bool {
+        self.rotate
+    }
+
+    /// The advertised EDNS(0) payload size, `None` when EDNS is off.
+    pub fn edns(&self) -> Option<u16> {
+        self.edns_payload
+    }
+
+    /// Whether every query goes over TCP.
+    pub fn tcp_only(&self) -> bool {
+        self.use_tcp
+    }
+
+    /// Whether `lookup_ip` asks A and AAAA one after the other.
+    pub fn single_request(&self) -> bool {
+        self.single_request
+    }
+
+    /// The hosts file, if any.
+    pub fn hosts_file(&self) -> Option<&Path> {
+        self.hosts_file.as_deref()
+    }
+
+    /// The search policy.
+    pub fn search_policy(&self) -> SearchPolicy {
+        self.search_policy
+    }
+}
+
+/// Clamps `value` into `min..=max`, warning when it had to.
+fn clamp_warn<T: PartialOrd + Copy + std::fmt::Debug>(what: &str, value: T, min: T, max: T) -> T {
+    if value < min {
+        warn!(
+            setting = what,
+            ?value,
+            ?min,
+            "value below the minimum, using the minimum"
+        );
+        min
+    } else if value > max {
+        warn!(
+            setting = what,
+            ?value,
+            ?max,
+            "value above the maximum, using the maximum"
+        );
+        max
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_ours() {
+        let c = Config::new(vec!["127.0.0.1:53".parse().unwrap()]);
+        assert_eq!(c.timeout(), Duration::from_secs(1));
+        assert_eq!(c.attempts(), 5);
+        assert_eq!(c.deadline(), Duration::from_secs(5));
+        assert_eq!(c.ndots(), 1);
+        assert_eq!(c.edns(), Some(1232));
+        assert_eq!(c.hosts_file(), Some(Path::new("/etc/hosts")));
+        assert_eq!(c.search_policy(), SearchPolicy::StopOnFailure);
+        assert!(!c.rotate() && !c.tcp_only() && !c.single_request());
+    }
+
+    #[test]
+    fn setters_clamp_out_of_range_values() {
+        let c = Config::new(vec![])
+            .with_ndots(200)
+            .with_timeout(Duration::from_millis(1))
+            .with_attempts(0)
+            .with_deadline(Duration::from_secs(10_000))
+            .with_edns(Some(100));
+        assert_eq!(c.ndots(), 15);
+        assert_eq!(c.timeout(), MIN_TIMEOUT);
+        assert_eq!(c.attempts(), 1);
+        assert_eq!(c.deadline(), MAX_DEADLINE);
+        assert_eq!(c.edns(), Some(512));
+        let c = c
+            .with_attempts(99)
+            .with_timeout(Duration::from_secs(99))
+            .with_edns(Some(65000));
+        assert_eq!(c.attempts(), MAX_ATTEMPTS);
+        assert_eq!(c.timeout(), MAX_TIMEOUT);
+        assert_eq!(c.edns(), Some(4096));
+    }
+}

@@ -1,0 +1,135 @@
+//! The hosts file (`/etc/hosts` format), consulted before DNS for address and reverse lookups.
+//!
+//! Format: `ADDRESS NAME [ALIAS...]`, `#` starts a comment, names compare case-insensitively
+//! without a trailing dot. The first name on a line is the canonical name of its aliases and the
+//! answer of a reverse lookup, as glibc's `files` backend.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use hickory_proto::rr::Name;
+use tracing::{debug, warn};
+
+/// A parsed hosts file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hosts {
+    /// Lowercase name without trailing dot -> (canonical name, addresses in file order).
+    by_name: HashMap<String, (Name, Vec<IpAddr>)>,
+    /// Address -> the first canonical name given for it.
+    by_addr: HashMap<IpAddr, Name>,
+}
+
+impl Hosts {
+    /// Reads `path`; a missing or unreadable file gives an empty table (with a debug or warn
+    /// event), as glibc treats a missing /etc/hosts.
+    pub(crate) fn load(path: &Path) -> Hosts {
+        match std::fs::read(path) {
+            Ok(bytes) => Hosts::parse(&String::from_utf8_lossy(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                debug!(path = %path.display(), "no hosts file");
+                Hosts::default()
+            }
+            Err(error) => {
+                warn!(path = %path.display(), %error, "hosts file unreadable, ignored");
+                Hosts::default()
+            }
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Hosts {
+        let mut hosts = Hosts::default();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or_default();
+            let mut words = line.split_whitespace();
+            let Some(addr) = words.next() else { continue };
+            // Link-local IPv6 with a zone (`fe80::1%eth0`) cannot be returned as an IpAddr.
+            let Ok(ip) = addr.parse::<IpAddr>() else {
+                debug!(addr, "hosts: not an address, line ignored");
+                continue;
+            };
+            let names: Vec<Name> = words
+                .filter_map(|w| Name::from_utf8(w.trim_end_matches('.')).ok())
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .collect();
+            let Some(canonical) = names.first().cloned() else {
+                continue;
+            };
+            hosts.by_addr.entry(ip).or_insert_with(|| canonical.clone());
+            for name in names {
+                let key = key(&name);
+                let entry = hosts
+                    .by_name
+                    .entry(key)
+                    .or_insert_with(|| (canonical.clone(), Vec::new()));
+                if !entry.1.contains(&ip) {
+                    entry.1.push(ip);
+                }
+            }
+        }
+        hosts
+    }
+
+    /// The canonical name and addresses of `name`, if listed.
+    pub(crate) fn lookup(&self, name: &Name) -> Option<(&Name, &[IpAddr])> {
+        self.by_name
+            .get(&key(name))
+            .map(|(canonical, ips)| (canonical, ips.as_slice()))
+    }
+
+    /// The name listed for `ip`, if any.
+    pub(crate) fn reverse(&self, ip: IpAddr) -> Option<&Name> {
+        self.by_addr.get(&ip)
+    }
+}
+
+fn key(name: &Name) -> String {
+    name.to_lowercase()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_aliases_and_comments() {
+        let hosts = Hosts::parse(
+            "127.0.0.1 localhost\n# comment\n::1 localhost ip6-localhost\n\
+             192.0.2.1  db.example  db   # the database\n  \n192.0.2.2 DB.example\nbogus line\n",
+        );
+        let name = |s: &str| Name::from_ascii(s).unwrap();
+        let (canonical, ips) = hosts.lookup(&name("localhost")).unwrap();
+        assert_eq!(canonical.to_string(), "localhost.");
+        assert_eq!(
+            ips,
+            &[
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        let (canonical, ips) = hosts.lookup(&name("DB.")).unwrap();
+        assert_eq!(canonical.to_string(), "db.example.");
+        assert_eq!(ips.len(), 1);
+        assert_eq!(hosts.lookup(&name("db.example")).unwrap().1.len(), 2);
+        assert_eq!(
+            hosts
+                .reverse("192.0.2.1".parse().unwrap())
+                .unwrap()
+                .to_string(),
+            "db.example."
+        );
+        assert!(hosts.lookup(&name("the")).is_none());
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let hosts = Hosts::load(Path::new("/nonexistent/stubborn/hosts"));
+        assert!(hosts.by_name.is_empty());
+    }
+}

@@ -1,0 +1,413 @@
+//! The wire format, as pure functions: building a query, deciding whether a datagram is the
+//! reply to it, and classifying an accepted reply.
+//!
+//! Validation order (DESIGN §2): source address and port, length, ID, QR, the question
+//! (name case-insensitively, type, class); a reply failing any check is ignored and counted, and
+//! the attempt keeps waiting. A truncated reply only needs a valid header and question (its
+//! body may be cut mid-record). FORMERR may come without a question, as many servers send it.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+/// Longest CNAME chain followed inside one reply.
+const MAX_CHAIN: usize = 16;
+
+/// What one query asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Question {
+    pub(crate) name: Name,
+    pub(crate) record_type: RecordType,
+}
+
+/// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
+/// `edns` bytes when given.
+pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.add_query(Query::query(question.name.clone(), question.record_type));
+    if let Some(payload) = edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(payload).set_version(0);
+        message.set_edns(opt);
+    }
+    // Encoding a message built from a valid name and type cannot fail.
+    message.to_vec().unwrap_or_default()
+}
+
+/// Why a datagram was not taken as the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ignored {
+    /// From another address or port than the query went to.
+    WrongSource,
+    /// Shorter than a DNS header.
+    TooShort,
+    /// Another ID.
+    WrongId,
+    /// QR=0: a query, not a response.
+    NotResponse,
+    /// Not the question asked (name, type or class), or an unparsable question section.
+    WrongQuestion,
+    /// The body did not parse.
+    Unparsable,
+}
+
+/// The verdict on one datagram.
+#[derive(Debug, Clone)]
+pub(crate) enum Check {
+    /// Not the reply: ignore it, keep waiting.
+    Ignore(Ignored),
+    /// TC=1 with a valid header and question: ask again over TCP.
+    Truncated,
+    /// The reply to our query.
+    Accept(Box<Message>),
+}
+
+/// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`.
+pub(crate) fn check_reply(
+    bytes: &[u8],
+    from: SocketAddr,
+    server: SocketAddr,
+    id: u16,
+    question: &Question,
+) -> Check {
+    if from != server {
+        return Check::Ignore(Ignored::WrongSource);
+    }
+    let mut decoder = BinDecoder::new(bytes);
+    let Ok(header) = Header::read(&mut decoder) else {
+        return Check::Ignore(Ignored::TooShort);
+    };
+    if header.metadata.id != id {
+        return Check::Ignore(Ignored::WrongId);
+    }
+    if header.metadata.message_type != MessageType::Response {
+        return Check::Ignore(Ignored::NotResponse);
+    }
+    let formerr = header.metadata.response_code == ResponseCode::FormErr;
+    match header.counts.queries {
+        0 if formerr => {}
+        1 => match Query::read(&mut decoder) {
+            Ok(q)
+                if q.name() == &question.name
+                    && q.query_type() == question.record_type
+                    && q.query_class() == DNSClass::IN => {}
+            _ => return Check::Ignore(Ignored::WrongQuestion),
+        },
+        _ => return Check::Ignore(Ignored::WrongQuestion),
+    }
+    if header.metadata.truncation {
+        return Check::Truncated;
+    }
+    match Message::from_vec(bytes) {
+        Ok(message) => Check::Accept(Box::new(message)),
+        Err(_) => Check::Ignore(Ignored::Unparsable),
+    }
+}
+
+/// The records of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Answered {
+    /// The name at the end of the CNAME chain (the question's name without a chain).
+    pub(crate) canonical: Name,
+    /// Records of the asked type at `canonical`.
+    pub(crate) records: Vec<Record>,
+    /// The CNAME records followed, in order.
+    pub(crate) chain: Vec<Record>,
+}
+
+/// What an accepted reply says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    Answer(Answered),
+    NoData,
+    NxDomain,
+    ServFail,
+    Refused,
+    NotImp,
+    FormErr,
+    /// A referral (NS, no SOA, no recursion): the server is not a recursive resolver.
+    Lame,
+    /// NOERROR with answer records that do not answer the question.
+    Malformed,
+}
+
+/// Classifies an accepted reply to `question`.
+pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
+    match message.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Reply::NxDomain,
+        ResponseCode::Refused => return Reply::Refused,
+        ResponseCode::NotImp => return Reply::NotImp,
+        ResponseCode::FormErr => return Reply::FormErr,
+        _ => return Reply::ServFail,
+    }
+    let (canonical, chain) = follow_chain(&message.answers, question);
+    let records: Vec<Record> = message
+        .answers
+        .iter()
+        .filter(|r| r.name == canonical && matches_type(r, question.record_type))
+        .cloned()
+        .collect();
+    if !records.is_empty() {
+        return Reply::Answer(Answered {
+            canonical,
+            records,
+            chain,
+        });
+    }
+    if !chain.is_empty() {
+        return Reply::NoData;
+    }
+    if !message.answers.is_empty() {
+        return Reply::Malformed;
+    }
+    let has = |t: RecordType| message.authorities.iter().any(|r| r.record_type() == t);
+    if has(RecordType::NS) && !has(RecordType::SOA) && !message.metadata.recursion_available {
+        return Reply::Lame;
+    }
+    Reply::NoData
+}
+
+fn matches_type(record: &Record, record_type: RecordType) -> bool {
+    record_type == RecordType::ANY || record.record_type() == record_type
+}
+
+/// Follows CNAMEs from the question's name through the answer section.
+fn follow_chain(answers: &[Record], question: &Question) -> (Name, Vec<Record>) {
+    let mut current = question.name.clone();
+    let mut chain = Vec::new();
+    if matches!(question.record_type, RecordType::CNAME | RecordType::ANY) {
+        return (current, chain);
+    }
+    while chain.len() < MAX_CHAIN {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(target) if r.name == current => Some((r, target.0.clone())),
+            _ => None,
+        });
+        match next {
+            Some((record, target)) if !chain.contains(record) => {
+                chain.push(record.clone());
+                current = target;
+            }
+            _ => break,
+        }
+    }
+    (current, chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
+    use std::net::Ipv4Addr;
+
+    fn q(name: &str, t: RecordType) -> Question {
+        Question {
+            name: Name::from_ascii(name).unwrap(),
+            record_type: t,
+        }
+    }
+
+    fn server() -> SocketAddr {
+        "127.0.0.1:53".parse().unwrap()
+    }
+
+    fn reply_to(query: &[u8]) -> Message {
+        let request = Message::from_vec(query).unwrap();
+        let mut m = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+        m.add_queries(request.queries.clone());
+        m
+    }
+
+    fn a(name: &str, ip: [u8; 4]) -> Record {
+        Record::from_rdata(
+            Name::from_ascii(name).unwrap(),
+            60,
+            RData::A(A(Ipv4Addr::from(ip))),
+        )
+    }
+
+    #[test]
+    fn query_has_rd_question_and_edns() {
+        let bytes = build_query(7, &q("www.example.com.", RecordType::AAAA), Some(1232));
+        let m = Message::from_vec(&bytes).unwrap();
+        assert_eq!(m.metadata.id, 7);
+        assert!(m.metadata.recursion_desired);
+        assert_eq!(m.queries[0].query_type(), RecordType::AAAA);
+        assert_eq!(m.edns.as_ref().map(|e| e.max_payload()), Some(1232));
+        let plain = Message::from_vec(&build_query(7, &q("a.", RecordType::A), None)).unwrap();
+        assert!(plain.edns.is_none());
+    }
+
+    #[test]
+    fn validation_checks_source_id_qr_and_question() {
+        let question = q("www.example.com.", RecordType::A);
+        let query = build_query(100, &question, None);
+        let good = reply_to(&query).to_vec().unwrap();
+        let check =
+            |bytes: &[u8], from: SocketAddr| check_reply(bytes, from, server(), 100, &question);
+        assert!(matches!(check(&good, server()), Check::Accept(_)));
+        let other_port: SocketAddr = "127.0.0.1:5300".parse().unwrap();
+        assert!(matches!(
+            check(&good, other_port),
+            Check::Ignore(Ignored::WrongSource)
+        ));
+        assert!(matches!(
+            check(&good[..5], server()),
+            Check::Ignore(Ignored::TooShort)
+        ));
+        let mut wrong_id = good.clone();
+        wrong_id[1] ^= 1;
+        assert!(matches!(
+            check(&wrong_id, server()),
+            Check::Ignore(Ignored::WrongId)
+        ));
+        assert!(matches!(
+            check(&query, server()),
+            Check::Ignore(Ignored::NotResponse)
+        ));
+        // The question's name matches case-insensitively, type and class must match.
+        let upper = q("WWW.Example.COM.", RecordType::A);
+        let mut m = reply_to(&build_query(100, &upper, None));
+        assert!(matches!(
+            check(&m.to_vec().unwrap(), server()),
+            Check::Accept(_)
+        ));
+        let other = reply_to(&build_query(
+            100,
+            &q("www.example.com.", RecordType::MX),
+            None,
+        ));
+        let bytes = other.to_vec().unwrap();
+        assert!(matches!(
+            check(&bytes, server()),
+            Check::Ignore(Ignored::WrongQuestion)
+        ));
+        m.queries[0].set_query_class(DNSClass::CH);
+        let bytes = m.to_vec().unwrap();
+        assert!(matches!(
+            check(&bytes, server()),
+            Check::Ignore(Ignored::WrongQuestion)
+        ));
+        // Garbage after a valid header.
+        let mut garbage = good.clone();
+        garbage.truncate(14);
+        assert!(matches!(
+            check(&garbage, server()),
+            Check::Ignore(Ignored::WrongQuestion)
+        ));
+        let mut body_cut = reply_to(&query);
+        body_cut.add_answer(a("www.example.com.", [192, 0, 2, 1]));
+        let bytes = body_cut.to_vec().unwrap();
+        let cut = &bytes[..bytes.len() - 3];
+        assert!(matches!(
+            check(cut, server()),
+            Check::Ignore(Ignored::Unparsable)
+        ));
+        // ... unless truncated: then the header and question are enough.
+        let mut tc = body_cut.clone();
+        tc.metadata.truncation = true;
+        let bytes = tc.to_vec().unwrap();
+        assert!(matches!(
+            check(&bytes[..bytes.len() - 3], server()),
+            Check::Truncated
+        ));
+        // FORMERR without a question is accepted.
+        let formerr = Message::error_msg(100, OpCode::Query, ResponseCode::FormErr);
+        assert!(matches!(
+            check(&formerr.to_vec().unwrap(), server()),
+            Check::Accept(_)
+        ));
+    }
+
+    #[test]
+    fn classify_follows_cnames() {
+        let question = q("www.example.com.", RecordType::A);
+        let mut m = reply_to(&build_query(1, &question, None));
+        let target = Name::from_ascii("edge.cdn.example.").unwrap();
+        m.add_answer(Record::from_rdata(
+            question.name.clone(),
+            30,
+            RData::CNAME(CNAME(target)),
+        ));
+        m.add_answer(a("edge.cdn.example.", [192, 0, 2, 7]));
+        m.add_answer(a("unrelated.example.", [192, 0, 2, 8]));
+        match classify(&m, &question) {
+            Reply::Answer(answered) => {
+                assert_eq!(answered.canonical.to_string(), "edge.cdn.example.");
+                assert_eq!(answered.records.len(), 1);
+                assert_eq!(answered.chain.len(), 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn classify_rcodes_nodata_lame_and_malformed() {
+        let question = q("www.example.com.", RecordType::A);
+        let base = reply_to(&build_query(1, &question, None));
+        let with_rcode = |rcode| {
+            let mut m = base.clone();
+            m.metadata.response_code = rcode;
+            classify(&m, &question)
+        };
+        assert_eq!(with_rcode(ResponseCode::NXDomain), Reply::NxDomain);
+        assert_eq!(with_rcode(ResponseCode::ServFail), Reply::ServFail);
+        assert_eq!(with_rcode(ResponseCode::Refused), Reply::Refused);
+        assert_eq!(with_rcode(ResponseCode::NotImp), Reply::NotImp);
+        assert_eq!(with_rcode(ResponseCode::FormErr), Reply::FormErr);
+        assert_eq!(with_rcode(ResponseCode::YXDomain), Reply::ServFail);
+        assert_eq!(classify(&base, &question), Reply::NoData);
+        let zone = Name::from_ascii("example.com.").unwrap();
+        let mut lame = base.clone();
+        let ns = Name::from_ascii("ns.example.com.").unwrap();
+        lame.add_authority(Record::from_rdata(
+            zone.clone(),
+            60,
+            RData::NS(NS(ns.clone())),
+        ));
+        assert_eq!(classify(&lame, &question), Reply::Lame);
+        let soa = SOA::new(ns, zone.clone(), 1, 60, 60, 60, 60);
+        lame.add_authority(Record::from_rdata(zone, 60, RData::SOA(soa)));
+        assert_eq!(classify(&lame, &question), Reply::NoData);
+        let mut odd = base.clone();
+        odd.add_answer(a("other.example.", [192, 0, 2, 1]));
+        assert_eq!(classify(&odd, &question), Reply::Malformed);
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives on the socket, checking it never panics, and only a datagram with
+        /// our ID can be taken.
+        #[test]
+        fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let question = q("www.example.com.", RecordType::A);
+            match check_reply(&bytes, server(), server(), 0x1234, &question) {
+                Check::Accept(message) => {
+                    proptest::prop_assert_eq!(message.metadata.id, 0x1234);
+                    let _ = classify(&message, &question);
+                }
+                Check::Truncated => proptest::prop_assert_eq!(&bytes[..2], &[0x12, 0x34]),
+                Check::Ignore(_) => {}
+            }
+        }
+
+        /// A valid reply with bytes flipped: still no panic.
+        #[test]
+        fn corrupted_replies_never_panic(flips in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 1..6)) {
+            let question = q("www.example.com.", RecordType::A);
+            let mut m = reply_to(&build_query(0x1234, &question, Some(1232)));
+            m.add_answer(a("www.example.com.", [192, 0, 2, 1]));
+            let mut bytes = m.to_vec().unwrap();
+            for (at, value) in flips {
+                let i = at % bytes.len();
+                bytes[i] = value;
+            }
+            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question) {
+                let _ = classify(&message, &question);
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of stubborn against in-process faultdns, over real loopback sockets with
+//! real time (short per-attempt timeouts where only the shape matters, generous margins).
+
+mod deadlines;
+mod iron_rule;
+mod lookups;
+mod recovery;
+mod resolv_conf;
+mod spoofing;
+mod util;
+mod war_story;
