@@ -21,11 +21,10 @@ pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
     let mut buf = vec![0u8; 65_535];
     let mut s = Scratch::default();
     while !shared.stopping.load(Ordering::Relaxed) {
-        let (n, peer) = match sock.recv_from(&mut buf) {
-            Ok(got) => got,
+        let Some((n, peer)) = recv_from(&sock, &mut buf) else {
             // ICMP errors for earlier replies surface here; they concern no one now. After
             // shutdown the socket reports errors or empty reads; the loop condition ends it.
-            Err(_) => continue,
+            continue;
         };
         match shared.handle(&buf[..n], Proto::Udp, peer, &mut s) {
             Reply::None => {}
@@ -37,4 +36,13 @@ pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
             }
         }
     }
+}
+
+/// `recv_from` that survives the empty source address a socket shut for reading reports
+/// (std's `UdpSocket::recv_from` panics on it: "assertion failed: len >= size_of::<sockaddr_in>()").
+fn recv_from(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, std::net::SocketAddr)> {
+    // SAFETY: initialised bytes are valid `MaybeUninit<u8>`; recv only writes into the buffer.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    let (n, addr) = socket2::SockRef::from(sock).recv_from(uninit).ok()?;
+    Some((n, addr.as_socket()?))
 }

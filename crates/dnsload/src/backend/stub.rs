@@ -1,0 +1,153 @@
+//! The `stub` backend: stubborn, configured by flags or a resolv.conf file.
+//!
+//! Classes come from [`stubborn::ErrorKind`] (no string matching); an answer is `wrong_name`
+//! by the same search rule as the system backend, using the candidate that answered
+//! ([`stubborn::Answer::name`]). By the iron rule this never happens, which is the point of
+//! running both side by side.
+
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use serde_json::json;
+use stubborn::{Config, ErrorKind, Resolver};
+
+use super::{Backend, LookupFuture};
+use crate::class::{Class, Outcome, SearchRule};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+
+/// Slack past the resolver's own deadline before dnsload calls a lookup `hung`.
+const SLACK: Duration = Duration::from_secs(2);
+
+/// Lookups through stubborn.
+#[derive(Debug, Clone)]
+pub struct StubBackend {
+    resolver: Resolver,
+    record_type: RecordType,
+    rule: SearchRule,
+}
+
+impl StubBackend {
+    /// A backend with the given resolver configuration.
+    pub fn new(config: Config, record_type: RecordType) -> Result<Self> {
+        let rule = SearchRule {
+            search: config
+                .search()
+                .iter()
+                .map(|s| s.trim_end_matches('.').to_string())
+                .collect(),
+            ndots: config.ndots(),
+        };
+        let resolver = Resolver::new(config).map_err(|e| Error::Resolver(e.to_string()))?;
+        Ok(StubBackend {
+            resolver,
+            record_type,
+            rule,
+        })
+    }
+
+    /// The configuration a plan asks for: the file if given, then every flag over it.
+    pub fn config_from_plan(plan: &Plan) -> Result<Config> {
+        let r = &plan.resolver;
+        let mut config = match &r.resolv_conf {
+            Some(path) => {
+                Config::from_resolv_conf(path).map_err(|e| Error::Resolver(e.to_string()))?
+            }
+            None => Config::new(r.servers.clone()),
+        };
+        if r.resolv_conf.is_some() && !r.servers.is_empty() {
+            config = config.with_servers(r.servers.clone());
+        }
+        if let Some(search) = &r.search {
+            config = config.with_search(search.clone());
+        }
+        if let Some(n) = r.ndots {
+            config = config.with_ndots(n);
+        }
+        if let Some(t) = r.timeout {
+            config = config.with_timeout(t);
+        }
+        if let Some(a) = r.attempts {
+            let a = u8::try_from(a)
+                .map_err(|_| Error::flag("--attempts", "at most 255 for the stub backend"))?;
+            config = config.with_attempts(a);
+        }
+        Ok(config.with_deadline(r.deadline))
+    }
+
+    /// The backend a plan asks for.
+    pub fn from_plan(plan: &Plan) -> Result<Self> {
+        StubBackend::new(Self::config_from_plan(plan)?, plan.record_type)
+    }
+
+    async fn run(&self, name: &str) -> Outcome {
+        let start = Instant::now();
+        let limit = self.resolver.config().deadline() + SLACK;
+        let result =
+            tokio::time::timeout(limit, self.resolver.lookup(name, self.record_type)).await;
+        let elapsed = start.elapsed();
+        match result {
+            Err(_) => Outcome::new(Class::Hung, elapsed)
+                .with_detail(format!("no result {limit:?} after the start")),
+            Ok(Ok(answer)) => {
+                let mut out = Outcome::new(Class::Ok, elapsed);
+                out.addrs = answer.ips();
+                out.answer_name = Some(answer.name().to_string());
+                self.rule.classify(name, out)
+            }
+            Ok(Err(e)) => {
+                let class = match e.kind() {
+                    ErrorKind::NxDomain => Class::Nxdomain,
+                    ErrorKind::NoData => Class::Nodata,
+                    ErrorKind::Timeout => Class::Timeout,
+                    ErrorKind::ServFail => Class::Servfail,
+                    ErrorKind::Refused => Class::Refused,
+                    _ => Class::Error,
+                };
+                Outcome::new(class, elapsed).with_detail(e.to_string())
+            }
+        }
+    }
+}
+
+impl Backend for StubBackend {
+    fn name(&self) -> &'static str {
+        "stub"
+    }
+
+    fn lookup<'a>(&'a self, name: &'a str) -> LookupFuture<'a> {
+        Box::pin(self.run(name))
+    }
+
+    fn info(&self) -> serde_json::Value {
+        let c = self.resolver.config();
+        let stats: Vec<_> = self
+            .resolver
+            .server_stats()
+            .iter()
+            .map(|s| {
+                json!({
+                    "server": s.server.to_string(),
+                    "queries": s.queries,
+                    "answers": s.answers,
+                    "timeouts": s.timeouts,
+                    "ignored": s.ignored,
+                    "servfails": s.servfails,
+                    "refused": s.refused,
+                    "network_errors": s.network_errors,
+                })
+            })
+            .collect();
+        json!({
+            "config": {
+                "servers": c.servers().iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "search": c.search(),
+                "ndots": c.ndots(),
+                "timeout_ms": c.timeout().as_secs_f64() * 1e3,
+                "attempts": c.attempts(),
+                "deadline_ms": c.deadline().as_secs_f64() * 1e3,
+            },
+            "servers": stats,
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! HdrHistogram interval logs: write one per run, read and merge many.
+//!
+//! Values are latencies in microseconds, and so is the log's max column. Each interval is tagged with the host label, and timestamps are absolute
+//! (seconds since the Unix epoch), so logs from many hosts line up when merged.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+
+/// Highest latency recorded, in microseconds (one hour); larger values are clamped.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A new latency histogram: 1 µs to one hour at 3 significant digits (bounded memory).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static bounds are valid")
+}
+
+/// Records a latency, clamped into the histogram's range.
+pub fn record(h: &mut Histogram<u64>, latency: Duration) {
+    let us = u64::try_from(latency.as_micros())
+        .unwrap_or(MAX_LATENCY_US)
+        .clamp(1, MAX_LATENCY_US);
+    h.saturating_record(us);
+}
+
+/// A tag from a host label: the log format forbids commas and whitespace in tags.
+pub fn tag_for(host: &str) -> String {
+    let t: String = host
+        .chars()
+        .map(|c| {
+            if c == ',' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if t.is_empty() { "unknown".into() } else { t }
+}
+
+/// Writes an interval log.
+pub struct HlogWriter<W: Write> {
+    out: W,
+    serializer: V2DeflateSerializer,
+    tag: String,
+}
+
+impl<W: Write> HlogWriter<W> {
+    /// Starts a log: comments naming the run, then the start time.
+    pub fn start(
+        mut out: W,
+        run_id: &str,
+        host: &str,
+        backend: &str,
+        start: SystemTime,
+    ) -> std::io::Result<Self> {
+        let mut serializer = V2DeflateSerializer::new();
+        IntervalLogWriterBuilder::new()
+            .add_comment(&format!(
+                "dnsload run_id={run_id} host={} backend={backend} unit=us",
+                tag_for(host)
+            ))
+            .with_start_time(start)
+            .begin_log_with(&mut out, &mut serializer)?;
+        Ok(HlogWriter {
+            out,
+            serializer,
+            tag: tag_for(host),
+        })
+    }
+
+    /// Writes one interval starting at `start` (wall clock) and lasting `length`.
+    pub fn interval(
+        &mut self,
+        h: &Histogram<u64>,
+        start: SystemTime,
+        length: Duration,
+    ) -> std::io::Result<()> {
+        let since_epoch = start.duration_since(UNIX_EPOCH).unwrap_or_default();
+        // A builder without comments writes no header: this appends one interval line.
+        let mut w =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.out, &mut self.serializer)?;
+        w.write_histogram(h, since_epoch, length, Tag::new(&self.tag))
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        Ok(())
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One interval read back from a log.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// The tag (host label), if any.
+    pub tag: Option<String>,
+    /// Start, seconds since the epoch (absolute, or relative to the log's base time).
+    pub start: Duration,
+    /// Length.
+    pub length: Duration,
+    /// The latencies in microseconds.
+    pub histogram: Histogram<u64>,
+}
+
+/// Reads every interval of a log.
+pub fn read(text: &[u8]) -> Result<Vec<Interval>, String> {
+    let mut deserializer = Deserializer::new();
+    let mut base = Duration::ZERO;
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(text) {
+        match entry {
+            Ok(LogEntry::BaseTime(t)) => base = t,
+            Ok(LogEntry::StartTime(_)) => {}
+            Ok(LogEntry::Interval(i)) => {
+                let bytes = BASE64_STANDARD
+                    .decode(i.encoded_histogram().trim())
+                    .map_err(|e| format!("bad base64 in an interval: {e}"))?;
+                let histogram: Histogram<u64> = deserializer
+                    .deserialize(&mut bytes.as_slice())
+                    .map_err(|e| format!("bad histogram: {e:?}"))?;
+                out.push(Interval {
+                    tag: i.tag().map(|t| t.as_str().to_string()),
+                    start: base + i.start_timestamp(),
+                    length: i.duration(),
+                    histogram,
+                });
+            }
+            Err(e) => return Err(format!("not an interval log ({e:?})")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_log_reads_back_with_tags_and_counts() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut buf = Vec::new();
+        let mut w = HlogWriter::start(&mut buf, "r1", "node a,1", "raw", start).unwrap();
+        let mut h = new_histogram();
+        for ms in [1u64, 2, 3, 500] {
+            record(&mut h, Duration::from_millis(ms));
+        }
+        w.interval(&h, start, Duration::from_secs(5)).unwrap();
+        h.reset();
+        record(&mut h, Duration::from_secs(7200)); // clamped to an hour
+        w.interval(&h, start + Duration::from_secs(5), Duration::from_secs(5))
+            .unwrap();
+        drop(w);
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(text.contains("#[StartTime: 1700000000.000"), "{text}");
+        assert_eq!(text.matches("#[").count(), 1, "one header: {text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("Tag=")).count(), 2);
+        let intervals = read(&buf).unwrap();
+        assert_eq!(intervals.len(), 2);
+        assert_eq!(intervals[0].tag.as_deref(), Some("node_a_1"));
+        assert_eq!(intervals[0].histogram.len(), 4);
+        assert_eq!(intervals[0].start, Duration::from_secs(1_700_000_000));
+        assert!(intervals[0].histogram.max() >= 499_000);
+        assert_eq!(intervals[1].histogram.len(), 1);
+        assert!(read(b"not a log\n").is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The command-line entry: parse, run, map errors to an exit status.
+//!
+//! Exit status: 0 done; 1 a runtime error (message on stderr); 2 bad flags or input files;
+//! 3 a `--fail-on` class occurred. A closed stdout (broken pipe) is not an error.
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::plan::Plan;
+
+/// Runs dnsload with these arguments (the first is the program name); returns the exit status.
+pub fn main_with_args<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dnsload: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => {
+                let plan = Plan::from_args(&args)?;
+                crate::run::run(&plan).await.map(|r| r.exit_code)
+            }
+            Command::Report(args) => crate::report::report(&args).map(|_| 0),
+            Command::Demo(args) => crate::demo::demo(&args).await.map(|_| 0),
+        }
+    });
+    // Lookups stuck in getaddrinfo must not hold the exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => {
+            eprintln!("dnsload: error: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+/// 2 for what the user can fix in the command line or input files, 1 otherwise.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidFlag { .. }
+        | Error::Conflict { .. }
+        | Error::Unbounded
+        | Error::NoNames
+        | Error::BadInput { .. }
+        | Error::MetricsNotLoopback(_) => 2,
+        Error::File { action, .. } if *action == "cannot read" => 2,
+        _ => 1,
+    }
+}

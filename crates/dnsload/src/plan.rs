@@ -1,0 +1,654 @@
+//! The validated plan of a `dnsload run`: every flag checked, defaults filled in, bounds proven.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::class::{Class, SearchRule};
+use crate::cli::{BackendKind, RunArgs};
+use crate::error::{Error, Result};
+
+/// Most closed-loop workers (each is a task; the system backend also gets a thread each).
+const MAX_WORKERS: usize = 1024;
+/// Highest open-loop rate; beyond this the scheduler's own timing dominates.
+const MAX_RATE: f64 = 100_000.0;
+/// Default most lookups in flight in an open loop.
+const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+/// Default getaddrinfo pool size in an open loop.
+const DEFAULT_OPEN_LOOP_THREADS: usize = 32;
+
+/// How lookups are started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// `workers` tasks, each: look up, pause, repeat (the war-story loop).
+    Closed {
+        /// Concurrent workers.
+        workers: usize,
+        /// Pause after each lookup.
+        pause: Duration,
+    },
+    /// Lookups started at a fixed rate; latency is measured from each intended start time.
+    Open {
+        /// Lookups per second.
+        rate: f64,
+        /// Most lookups in flight; later ones start late (and the lateness is counted).
+        max_in_flight: usize,
+    },
+}
+
+/// When a run stops: at the first bound reached. At least one is always set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Stop after this many lookups.
+    pub count: Option<u64>,
+    /// Stop starting lookups after this long.
+    pub duration: Option<Duration>,
+}
+
+/// Resolver settings for the backends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolverPlan {
+    /// Servers given with `--server`.
+    pub servers: Vec<SocketAddr>,
+    /// A resolv.conf-style file (stub backend).
+    pub resolv_conf: Option<PathBuf>,
+    /// `--search` domains, if given (trailing dots removed).
+    pub search: Option<Vec<String>>,
+    /// `--ndots`, if given.
+    pub ndots: Option<u8>,
+    /// `--timeout`, if given.
+    pub timeout: Option<Duration>,
+    /// `--attempts`, if given.
+    pub attempts: Option<u32>,
+    /// Deadline per lookup (observation deadline for `system`).
+    pub deadline: Duration,
+}
+
+impl ResolverPlan {
+    /// Whether any flag asks to override the system resolver's configuration.
+    pub fn overrides_system(&self) -> bool {
+        !self.servers.is_empty()
+            || self.search.is_some()
+            || self.ndots.is_some()
+            || self.timeout.is_some()
+            || self.attempts.is_some()
+    }
+
+    /// The `wrong_name` rule as far as the flags tell it (search defaults to none, ndots to 1).
+    pub fn search_rule(&self) -> SearchRule {
+        SearchRule {
+            search: self.search.clone().unwrap_or_default(),
+            ndots: self.ndots.unwrap_or(1),
+        }
+    }
+}
+
+/// Where results go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    /// JSON lines of events (`-` is stdout).
+    pub events: Option<PathBuf>,
+    /// Summary JSON (`-` is stdout).
+    pub summary_json: Option<PathBuf>,
+    /// HdrHistogram interval log.
+    pub hlog: Option<PathBuf>,
+    /// Prometheus endpoint.
+    pub metrics: Option<SocketAddr>,
+    /// Successes at least this slow are events.
+    pub slow: Duration,
+    /// Classes that make the exit status non-zero.
+    pub fail_on: Vec<Class>,
+    /// No human summary.
+    pub quiet: bool,
+}
+
+impl Outputs {
+    /// Whether a machine-readable output goes to stdout (then the human summary goes to stderr).
+    pub fn stdout_taken(&self) -> bool {
+        [&self.events, &self.summary_json]
+            .into_iter()
+            .flatten()
+            .any(|p| is_stdout(p))
+    }
+}
+
+/// Whether a path means standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-") || path == Path::new("/dev/stdout")
+}
+
+/// A validated `dnsload run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Resolver settings.
+    pub resolver: ResolverPlan,
+    /// Probe names, each expected to exist.
+    pub names: Vec<String>,
+    /// The record type asked for.
+    pub record_type: RecordType,
+    /// How lookups are started.
+    pub schedule: Schedule,
+    /// When the run stops.
+    pub bounds: Bounds,
+    /// Size of the system backend's thread pool.
+    pub threads: usize,
+    /// Host label.
+    pub host: String,
+    /// Outputs.
+    pub outputs: Outputs,
+}
+
+impl Plan {
+    /// Validates raw flags.
+    pub fn from_args(args: &RunArgs) -> Result<Plan> {
+        let backend = args.backend;
+        let bounds = bounds(args.count, args.duration)?;
+        let names = names(&args.names, args.names_file.as_deref())?;
+        let record_type = record_type(&args.record_type, backend)?;
+        let schedule = schedule(args)?;
+        let resolver = resolver(args)?;
+        let threads = match (args.threads, schedule) {
+            (Some(0), _) => return Err(Error::flag("--threads", "must be at least 1")),
+            (Some(n), _) if n > MAX_WORKERS => {
+                return Err(Error::flag("--threads", format!("at most {MAX_WORKERS}")));
+            }
+            (Some(n), _) => n,
+            (None, Schedule::Closed { workers, .. }) => workers,
+            (None, Schedule::Open { max_in_flight, .. }) => {
+                max_in_flight.min(DEFAULT_OPEN_LOOP_THREADS)
+            }
+        };
+        if args.threads.is_some() && backend != BackendKind::System {
+            return Err(Error::Conflict {
+                first: "--threads",
+                second: "--backend stub|raw",
+                why: "only the system backend uses a thread pool",
+            });
+        }
+        let host = match &args.host {
+            Some(h) => {
+                let h = h.trim();
+                if h.is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(Error::flag("--host", "a label without spaces is needed"));
+                }
+                h.to_string()
+            }
+            None => hostname(),
+        };
+        let metrics = args
+            .metrics
+            .as_deref()
+            .map(|m| metrics_addr(m, args.metrics_public))
+            .transpose()?;
+        if args.metrics_public && metrics.is_none() {
+            return Err(Error::flag("--metrics-public", "needs --metrics ADDR"));
+        }
+        if args.slow.is_zero() {
+            return Err(Error::flag("--slow", "must be more than zero"));
+        }
+        Ok(Plan {
+            backend,
+            resolver,
+            names,
+            record_type,
+            schedule,
+            bounds,
+            threads,
+            host,
+            outputs: Outputs {
+                events: args.events.clone(),
+                summary_json: args.summary_json.clone(),
+                hlog: args.hlog.clone(),
+                metrics,
+                slow: args.slow,
+                fail_on: args.fail_on.clone(),
+                quiet: args.quiet,
+            },
+        })
+    }
+}
+
+fn bounds(count: Option<u64>, duration: Option<Duration>) -> Result<Bounds> {
+    if count == Some(0) {
+        return Err(Error::flag("--count", "must be at least 1"));
+    }
+    if duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::flag("--duration", "must be more than zero"));
+    }
+    if count.is_none() && duration.is_none() {
+        return Err(Error::Unbounded);
+    }
+    Ok(Bounds { count, duration })
+}
+
+fn names(given: &[String], file: Option<&Path>) -> Result<Vec<String>> {
+    let mut names: Vec<String> = given.to_vec();
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::file("cannot read", path, e))?;
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if !line.is_empty() {
+                names.push(line.to_string());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(Error::NoNames);
+    }
+    for name in &names {
+        check_name(name)?;
+    }
+    Ok(names)
+}
+
+/// Checks that a probe name is a DNS name dnsload can ask for.
+fn check_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Error::flag("--name", format!("`{name}`: {why}"));
+    if name.is_empty() || name == "." {
+        return Err(bad("empty name"));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\0')
+    {
+        return Err(bad("contains spaces or control characters"));
+    }
+    if name.trim_end_matches('.').len() > 253 {
+        return Err(bad("longer than 253 characters"));
+    }
+    if name.starts_with('.') || name.contains("..") {
+        return Err(bad("empty label"));
+    }
+    Name::from_utf8(name).map_err(|e| bad(&e.to_string()))?;
+    Ok(())
+}
+
+fn record_type(s: &str, backend: BackendKind) -> Result<RecordType> {
+    let rt = RecordType::from_str(&s.to_ascii_uppercase())
+        .map_err(|_| Error::flag("--type", format!("unknown record type `{s}`")))?;
+    if backend != BackendKind::Raw && !matches!(rt, RecordType::A | RecordType::AAAA) {
+        return Err(Error::flag(
+            "--type",
+            format!("{rt} needs --backend raw (stub and system look up addresses: A or AAAA)"),
+        ));
+    }
+    Ok(rt)
+}
+
+fn schedule(args: &RunArgs) -> Result<Schedule> {
+    match args.rate {
+        Some(rate) => {
+            if args.workers.is_some() {
+                return Err(Error::Conflict {
+                    first: "--rate",
+                    second: "--workers",
+                    why: "an open loop starts lookups at a rate, a closed loop runs N workers",
+                });
+            }
+            if args.pause.is_some() {
+                return Err(Error::Conflict {
+                    first: "--rate",
+                    second: "--pause",
+                    why: "an open loop does not wait for answers, so there is nothing to pause after",
+                });
+            }
+            if !rate.is_finite() || rate <= 0.0 || rate > MAX_RATE {
+                return Err(Error::flag(
+                    "--rate",
+                    format!("{rate} is not between 0 and {MAX_RATE} lookups per second"),
+                ));
+            }
+            let max_in_flight = args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+            if max_in_flight == 0 {
+                return Err(Error::flag("--max-in-flight", "must be at least 1"));
+            }
+            Ok(Schedule::Open {
+                rate,
+                max_in_flight,
+            })
+        }
+        None => {
+            if args.max_in_flight.is_some() {
+                return Err(Error::flag("--max-in-flight", "only applies with --rate"));
+            }
+            let workers = args.workers.unwrap_or(1);
+            if workers == 0 || workers > MAX_WORKERS {
+                return Err(Error::flag(
+                    "--workers",
+                    format!("{workers} is not between 1 and {MAX_WORKERS}"),
+                ));
+            }
+            Ok(Schedule::Closed {
+                workers,
+                pause: args.pause.unwrap_or(Duration::ZERO),
+            })
+        }
+    }
+}
+
+fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
+    let servers = args
+        .servers
+        .iter()
+        .map(|s| parse_server(s))
+        .collect::<Result<Vec<_>>>()?;
+    let search = if args.search.is_empty() {
+        None
+    } else {
+        let mut list = Vec::new();
+        for d in &args.search {
+            let d = d.trim().trim_end_matches('.');
+            if d.is_empty() || d.contains("..") || d.starts_with('.') {
+                return Err(Error::flag("--search", format!("`{d}` is not a domain")));
+            }
+            list.push(d.to_string());
+        }
+        Some(list)
+    };
+    if let Some(t) = args.timeout
+        && t.is_zero()
+    {
+        return Err(Error::flag("--timeout", "must be more than zero"));
+    }
+    if let Some(d) = args.deadline
+        && d.is_zero()
+    {
+        return Err(Error::flag("--deadline", "must be more than zero"));
+    }
+    if args.attempts == Some(0) {
+        return Err(Error::flag("--attempts", "must be at least 1"));
+    }
+    let mut plan = ResolverPlan {
+        servers,
+        resolv_conf: args.resolv_conf.clone(),
+        search,
+        ndots: args.ndots,
+        timeout: args.timeout,
+        attempts: args.attempts,
+        deadline: Duration::ZERO,
+    };
+    match args.backend {
+        BackendKind::Stub => {
+            if plan.servers.is_empty() && plan.resolv_conf.is_none() {
+                return Err(Error::flag(
+                    "--server",
+                    "the stub backend needs --server ADDR or --resolv-conf FILE",
+                ));
+            }
+            plan.deadline = args.deadline.unwrap_or(Duration::from_secs(5));
+        }
+        BackendKind::System => {
+            if plan.resolv_conf.is_some() {
+                return Err(Error::Conflict {
+                    first: "--resolv-conf",
+                    second: "--backend system",
+                    why: "getaddrinfo reads the C library's own configuration; override it with --server, --search, --ndots, --timeout, --attempts",
+                });
+            }
+            if plan.servers.len() > 1 {
+                return Err(Error::flag(
+                    "--server",
+                    "the system backend's override takes one server",
+                ));
+            }
+            if let Some(s) = plan.servers.first()
+                && s.is_ipv6()
+            {
+                return Err(Error::flag(
+                    "--server",
+                    format!("{s}: the glibc override supports IPv4 servers only"),
+                ));
+            }
+            if let Some(t) = plan.timeout
+                && (t.subsec_nanos() != 0 || t.as_secs() > 30)
+            {
+                return Err(Error::flag(
+                    "--timeout",
+                    "glibc takes whole seconds (1s to 30s) for the system backend",
+                ));
+            }
+            if let Some(a) = plan.attempts
+                && a > 5
+            {
+                return Err(Error::flag("--attempts", "glibc allows at most 5"));
+            }
+            if let Some(n) = plan.ndots
+                && n > 15
+            {
+                return Err(Error::flag("--ndots", "glibc allows at most 15"));
+            }
+            if let Some(s) = &plan.search
+                && (s.len() > 6 || s.iter().map(|d| d.len() + 1).sum::<usize>() > 255)
+            {
+                return Err(Error::flag(
+                    "--search",
+                    "glibc allows at most 6 domains, 255 characters in all",
+                ));
+            }
+            // getaddrinfo has no timeout: observe for 30 s by default, beyond glibc's own
+            // worst case for one candidate (3 servers x 2 attempts x 5 s).
+            plan.deadline = args.deadline.unwrap_or(Duration::from_secs(30));
+        }
+        BackendKind::Raw => {
+            if plan.servers.is_empty() {
+                return Err(Error::flag(
+                    "--server",
+                    "the raw backend needs --server ADDR",
+                ));
+            }
+            for (flag, given) in [
+                ("--search", plan.search.is_some()),
+                ("--ndots", plan.ndots.is_some()),
+                ("--attempts", plan.attempts.is_some()),
+                ("--resolv-conf", plan.resolv_conf.is_some()),
+                ("--deadline", args.deadline.is_some()),
+            ] {
+                if given {
+                    return Err(Error::Conflict {
+                        first: flag,
+                        second: "--backend raw",
+                        why: "raw sends each name as given, once, and waits --timeout",
+                    });
+                }
+            }
+            let timeout = plan.timeout.unwrap_or(Duration::from_secs(1));
+            plan.timeout = Some(timeout);
+            plan.deadline = timeout;
+        }
+    }
+    Ok(plan)
+}
+
+/// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6); port 53 by default.
+pub fn parse_server(s: &str) -> Result<SocketAddr> {
+    let s = s.trim();
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        if addr.port() == 0 {
+            return Err(Error::flag("--server", format!("{s}: port 0")));
+        }
+        return Ok(addr);
+    }
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(Error::flag(
+        "--server",
+        format!("`{s}` is not IP or IP:PORT (e.g. 127.0.0.1:5353, [::1]:53)"),
+    ))
+}
+
+/// Parses `--metrics`: `PORT`, `:PORT` (loopback) or `IP:PORT`.
+fn metrics_addr(s: &str, public: bool) -> Result<SocketAddr> {
+    let s = s.trim();
+    let port_only = s.strip_prefix(':').unwrap_or(s);
+    let addr = if let Ok(port) = port_only.parse::<u16>() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+    } else {
+        s.parse::<SocketAddr>()
+            .map_err(|_| Error::flag("--metrics", format!("`{s}` is not PORT or IP:PORT")))?
+    };
+    if !addr.ip().is_loopback() && !public {
+        return Err(Error::MetricsNotLoopback(addr));
+    }
+    Ok(addr)
+}
+
+/// This machine's hostname, or `unknown-host`.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    if name.is_empty() {
+        "unknown-host".into()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan> {
+        let mut argv = vec!["dnsload", "run"];
+        argv.extend_from_slice(args);
+        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        Plan::from_args(&run)
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let p = plan(&["--server", "127.0.0.1", "--name", "a.test", "--count", "3"]).unwrap();
+        assert_eq!(p.resolver.servers, vec!["127.0.0.1:53".parse().unwrap()]);
+        assert_eq!(
+            p.schedule,
+            Schedule::Closed {
+                workers: 1,
+                pause: Duration::ZERO
+            }
+        );
+        assert_eq!(p.resolver.deadline, Duration::from_secs(5));
+        assert_eq!(p.record_type, RecordType::A);
+        assert!(!p.host.is_empty());
+    }
+
+    #[test]
+    fn unbounded_and_conflicting_runs_are_refused() {
+        let e = plan(&["--server", "127.0.0.1", "--name", "a.test"]).unwrap_err();
+        assert!(matches!(e, Error::Unbounded), "{e}");
+        let e = plan(&[
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a",
+            "--count",
+            "1",
+            "--rate",
+            "10",
+            "--workers",
+            "2",
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--rate cannot be used with --workers"),
+            "{e}"
+        );
+        let e = plan(&["--server", "127.0.0.1", "--count", "1"]).unwrap_err();
+        assert!(matches!(e, Error::NoNames), "{e}");
+        let e = plan(&["--name", "a", "--count", "1"]).unwrap_err();
+        assert!(
+            e.to_string().contains("--server ADDR or --resolv-conf"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn servers_parse_with_default_port() {
+        assert_eq!(parse_server("10.0.0.1").unwrap().port(), 53);
+        assert_eq!(parse_server("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(parse_server("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert_eq!(parse_server("[::1]:54").unwrap().port(), 54);
+        let e = parse_server("dns.example").unwrap_err().to_string();
+        assert!(e.contains("is not IP or IP:PORT"), "{e}");
+    }
+
+    #[test]
+    fn system_backend_limits_are_glibcs() {
+        let base = ["--backend", "system", "--name", "a", "--count", "1"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            plan(&v)
+        };
+        assert!(with(&["--timeout", "1500ms"]).is_err());
+        assert!(
+            with(&["--server", "::1"])
+                .unwrap_err()
+                .to_string()
+                .contains("IPv4")
+        );
+        assert!(with(&["--attempts", "9"]).is_err());
+        let p = with(&["--timeout", "1s", "--server", "127.0.0.1:5353"]).unwrap();
+        assert!(p.resolver.overrides_system());
+        assert_eq!(p.resolver.deadline, Duration::from_secs(30));
+        assert!(!with(&[]).unwrap().resolver.overrides_system());
+    }
+
+    #[test]
+    fn metrics_default_to_loopback_and_refuse_public_unless_asked() {
+        let base = ["--server", "127.0.0.1", "--name", "a", "--count", "1"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            plan(&v)
+        };
+        assert_eq!(
+            with(&["--metrics", "9153"]).unwrap().outputs.metrics,
+            Some("127.0.0.1:9153".parse().unwrap())
+        );
+        let e = with(&["--metrics", "0.0.0.0:9153"]).unwrap_err();
+        assert!(matches!(e, Error::MetricsNotLoopback(_)), "{e}");
+        assert!(with(&["--metrics", "0.0.0.0:9153", "--metrics-public"]).is_ok());
+    }
+
+    #[test]
+    fn names_come_from_flags_and_files() {
+        let dir = std::env::temp_dir().join(format!("dnsload-names-{}", std::process::id()));
+        std::fs::write(&dir, "# probes\nb.test\n\n c.test # second\n").unwrap();
+        let p = plan(&[
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a.test",
+            "--names",
+            dir.to_str().unwrap(),
+            "--count",
+            "1",
+        ])
+        .unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(p.names, vec!["a.test", "b.test", "c.test"]);
+        let e = plan(&["--server", "127.0.0.1", "--name", "a..b", "--count", "1"]).unwrap_err();
+        assert!(e.to_string().contains("empty label"), "{e}");
+    }
+}

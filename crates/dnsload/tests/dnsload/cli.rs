@@ -1,0 +1,135 @@
+//! Bad flags and bad files give clear errors and exit status 2; a closed stdout is fine.
+
+use std::process::Stdio;
+
+use crate::util::{args, dnsload, tmpdir};
+
+async fn fails(a: &[&str], expect: &str) {
+    let out = dnsload(args(a)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{a:?}: {err}");
+    assert!(
+        err.contains(expect),
+        "{a:?}: stderr lacks {expect:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_flags_are_refused_with_reasons() {
+    fails(
+        &["run", "--server", "127.0.0.1", "--name", "a.test"],
+        "refusing an unbounded run",
+    )
+    .await;
+    fails(
+        &[
+            "run",
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a",
+            "--count",
+            "1",
+            "--rate",
+            "5",
+            "--workers",
+            "2",
+        ],
+        "--rate cannot be used with --workers",
+    )
+    .await;
+    fails(
+        &[
+            "run",
+            "--server",
+            "dns.example",
+            "--name",
+            "a",
+            "--count",
+            "1",
+        ],
+        "is not IP or IP:PORT",
+    )
+    .await;
+    fails(
+        &[
+            "run",
+            "--server",
+            "127.0.0.1",
+            "--names",
+            "/nonexistent/names",
+            "--count",
+            "1",
+        ],
+        "cannot read /nonexistent/names",
+    )
+    .await;
+    fails(
+        &[
+            "run",
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a",
+            "--count",
+            "1",
+            "--metrics",
+            "0.0.0.0:9153",
+        ],
+        "not a loopback address",
+    )
+    .await;
+    fails(&["run", "--timeout", "soon"], "`soon` is not a duration").await;
+    fails(&["run", "--fail-on", "lost"], "unknown class `lost`").await;
+    fails(&["report"], "required").await;
+}
+
+#[tokio::test]
+async fn bad_report_inputs_name_the_file_and_line() {
+    let dir = tmpdir("badreport");
+    let f = dir.join("junk.jsonl");
+    std::fs::write(&f, "{\"kind\":\"event\"}\nnot json\n").unwrap();
+    fails(&["report", f.to_str().unwrap()], "junk.jsonl").await;
+    fails(
+        &["report", f.to_str().unwrap()],
+        "line 1: not a dnsload event",
+    )
+    .await;
+    std::fs::write(&f, "{\"a\":1}\n").unwrap();
+    fails(
+        &["report", f.to_str().unwrap()],
+        "line 1: not a dnsload record",
+    )
+    .await;
+    fails(
+        &["report", "/nonexistent/file"],
+        "cannot read /nonexistent/file",
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_closed_stdout_is_not_an_error() {
+    let dir = tmpdir("pipe");
+    let f = dir.join("empty.jsonl");
+    std::fs::write(&f, "").unwrap();
+    let path = f.to_str().unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+            .args(["report", &path])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away (like `| head -0`)
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,84 @@
+//! Long runs keep memory flat: bounded histograms, capped findings, events streamed out.
+
+use std::time::Duration;
+
+use dnsload::Summary;
+
+use crate::util::{args, server, tmpdir};
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_flat_over_a_fast_bounded_run() {
+    let s = server(&["drop name=lost.test. p=0.2"], 9).await;
+    let dir = tmpdir("memory");
+    let (ev, sum) = (dir.join("ev.jsonl"), dir.join("sum.json"));
+    // A separate process, so the measurement is of dnsload alone.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+        .args(args(&[
+            "run",
+            "--backend",
+            "raw",
+            "--server",
+            &s.addr().to_string(),
+            "--timeout",
+            "100ms",
+            "--name",
+            "ok.test",
+            "--name",
+            "nx.test",
+            "--name",
+            "lost.test",
+            "--rate",
+            "1000",
+            "--duration",
+            "6s",
+            "--events",
+            ev.to_str().unwrap(),
+            "--summary-json",
+            sum.to_str().unwrap(),
+            "--quiet",
+        ]))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let early = rss_kib(pid);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let late = rss_kib(pid);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    let summary: Summary = serde_json::from_str(&std::fs::read_to_string(&sum).unwrap()).unwrap();
+    let c = summary.classes;
+    assert!(summary.queries >= 4000, "{}", summary.queries);
+    assert_eq!(c.total(), summary.queries);
+    // Thousands of findings; the summary keeps a bounded number, the rest are in the events.
+    assert!(c.nxdomain > 1000, "{c:?}");
+    assert_eq!(summary.notable.len(), 100);
+    assert_eq!(
+        summary.notable_dropped + 100,
+        c.nxdomain + c.nodata + c.wrong_name + c.hung
+    );
+    let lines = std::fs::read_to_string(&ev).unwrap().lines().count() as u64;
+    assert_eq!(lines, summary.events_written);
+    let (early, late) = (early.expect("RSS at 2 s"), late.expect("RSS at 5.5 s"));
+    // More than half the lookups came after the first sample; memory did not follow them.
+    assert!(
+        late < early + 4 * 1024,
+        "RSS grew from {early} KiB to {late} KiB"
+    );
+    eprintln!("dnsload RSS: {early} KiB at 2 s, {late} KiB at 5.5 s");
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,258 @@
+//! The binary's outputs: events, summary, histogram log, metrics, --fail-on, Ctrl-C.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use dnsload::{Class, Event, Summary};
+
+use crate::util::{args, assert_documented, dnsload, server, tmpdir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_summary_and_hlog_parse_against_the_schema() {
+    let s = server(&["drop name=lost.test. p=0.5"], 3).await;
+    let dir = tmpdir("outputs");
+    let (ev, sum, hl) = (
+        dir.join("ev.jsonl"),
+        dir.join("sum.json"),
+        dir.join("lat.hlog"),
+    );
+    let out = dnsload(args(&[
+        "run",
+        "--backend",
+        "raw",
+        "--server",
+        &s.addr().to_string(),
+        "--timeout",
+        "200ms",
+        "--name",
+        "ok.test",
+        "--name",
+        "lost.test",
+        "--name",
+        "nx.test",
+        "--rate",
+        "200",
+        "--count",
+        "150",
+        "--host",
+        "node-7",
+        "--events",
+        ev.to_str().unwrap(),
+        "--summary-json",
+        sum.to_str().unwrap(),
+        "--hlog",
+        hl.to_str().unwrap(),
+        "--slow",
+        "100ms",
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FINDINGS"), "nxdomain called out: {stdout}");
+    assert!(stdout.contains("nxdomain   nx.test after"), "{stdout}");
+
+    let summary: Summary = serde_json::from_str(&std::fs::read_to_string(&sum).unwrap()).unwrap();
+    assert_eq!(summary.schema, dnsload::SCHEMA);
+    assert_eq!(summary.queries, 150);
+    assert_eq!(summary.classes.total(), summary.queries);
+    assert_eq!(summary.classes.nxdomain, 50);
+    assert!(summary.classes.timeout > 5 && summary.classes.timeout < 45);
+    assert_eq!(summary.classes.ok + summary.classes.timeout, 100);
+    assert_eq!(summary.host, "node-7");
+    assert_eq!(summary.schedule.kind, "open");
+    let info = &summary.backend_info;
+    assert!(info["socket"]["granted_rcvbuf"].as_u64().unwrap() > 0);
+    let loss = &info["servers"][0]["loss"];
+    assert_eq!(loss["lost"].as_u64(), Some(summary.classes.timeout));
+    // The run lengths account for every lost query.
+    let in_runs: u64 = loss["runs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(len, n)| len.parse::<u64>().unwrap() * n.as_u64().unwrap())
+        .sum();
+    assert_eq!(in_runs, summary.classes.timeout);
+
+    let text = std::fs::read_to_string(&ev).unwrap();
+    let events: Vec<Event> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an event line"))
+        .collect();
+    let failures = summary.classes.failures();
+    assert!(events.len() as u64 >= failures, "every failure is an event");
+    assert_eq!(summary.events_written, events.len() as u64);
+    for e in &events {
+        assert_eq!(e.run_id, summary.run_id);
+        assert_eq!(e.host, "node-7");
+        assert_eq!(e.backend, "raw");
+        assert!(e.class != Class::Ok || e.elapsed_ms >= 100.0);
+    }
+
+    // Every field written is documented.
+    assert_documented(&std::fs::read_to_string(&sum).unwrap());
+    for line in text.lines() {
+        assert_documented(line);
+    }
+
+    let intervals = dnsload::read_hlog(&std::fs::read(&hl).unwrap()).unwrap();
+    let total: u64 = intervals.iter().map(|i| i.histogram.len()).sum();
+    assert_eq!(
+        total, summary.queries,
+        "the histogram log holds every lookup"
+    );
+    assert!(intervals.iter().all(|i| i.tag.as_deref() == Some("node-7")));
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_on_sets_the_exit_status() {
+    let s = server(&[], 1).await;
+    let addr = s.addr().to_string();
+    let base = |name: &str| {
+        args(&[
+            "run",
+            "--backend",
+            "raw",
+            "--server",
+            &addr,
+            "--name",
+            name,
+            "--count",
+            "3",
+            "--fail-on",
+            "nxdomain,wrong_name",
+            "--quiet",
+        ])
+    };
+    let bad = dnsload(base("nx.test")).await;
+    assert_eq!(bad.status.code(), Some(3));
+    let good = dnsload(base("ok.test")).await;
+    assert_eq!(good.status.code(), Some(0));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_during_the_run() {
+    let s = server(&[], 1).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+        .args(args(&[
+            "run",
+            "--backend",
+            "raw",
+            "--server",
+            &s.addr().to_string(),
+            "--name",
+            "ok.test",
+            "--name",
+            "nx.test",
+            "--rate",
+            "50",
+            "--duration",
+            "3s",
+            "--metrics",
+            &metrics,
+            "--quiet",
+        ]))
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let Ok(mut c) = std::net::TcpStream::connect(&metrics) else {
+            continue;
+        };
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        body.clear();
+        c.read_to_string(&mut body).unwrap();
+        if body.contains("dnsload_lookups_total{") {
+            break;
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(
+        body.contains("# TYPE dnsload_lookups_total counter"),
+        "{body}"
+    );
+    assert!(body.contains("dnsload_latency_seconds_bucket{"), "{body}");
+    assert!(body.contains("le=\"+Inf\"}"), "{body}");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_flushes_events_and_summary() {
+    interrupted_run_flushes(libc::SIGINT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_events_and_summary() {
+    interrupted_run_flushes(libc::SIGTERM).await;
+}
+
+async fn interrupted_run_flushes(signal: i32) {
+    let s = server(&[], 1).await;
+    let dir = tmpdir(&format!("signal{signal}"));
+    let (ev, sum) = (dir.join("ev.jsonl"), dir.join("sum.json"));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+        .args(args(&[
+            "run",
+            "--backend",
+            "raw",
+            "--server",
+            &s.addr().to_string(),
+            "--name",
+            "nx.test",
+            "--workers",
+            "1",
+            "--pause",
+            "20ms",
+            "--duration",
+            "60s",
+            "--events",
+            ev.to_str().unwrap(),
+            "--summary-json",
+            sum.to_str().unwrap(),
+            "--quiet",
+        ]))
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SAFETY: sending a signal to the child this test started.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0);
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+    let summary: Summary = serde_json::from_str(&std::fs::read_to_string(&sum).unwrap()).unwrap();
+    assert_eq!(summary.stopped_by, "interrupted");
+    assert!(summary.queries > 5, "{}", summary.queries);
+    let lines = std::fs::read_to_string(&ev).unwrap().lines().count() as u64;
+    assert_eq!(
+        lines, summary.classes.nxdomain,
+        "every nxdomain flushed as an event"
+    );
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

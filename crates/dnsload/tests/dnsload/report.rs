@@ -1,0 +1,157 @@
+//! `dnsload report` on three hosts' outputs: ranking, exact histogram merge, signatures, SVG.
+
+use std::path::PathBuf;
+
+use dnsload::{Class, ReportArgs};
+
+use crate::util::{args, dnsload, server, tmpdir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_merge_with_the_lossy_host_first() {
+    // One faultdns per host, each with its own loss on the probe name.
+    let dir = tmpdir("report");
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut queries = 0;
+    for (host, rule) in [
+        ("host-a", "drop name=ok.test. p=0.02"),
+        ("host-b", "drop name=ok.test. p=0.4"),
+        ("host-c", "drop name=ok.test. p=0.1"),
+    ] {
+        let s = server(&[rule], 5).await;
+        let (ev, sum, hl) = (
+            dir.join(format!("{host}.events")),
+            dir.join(format!("{host}.json")),
+            dir.join(format!("{host}.hlog")),
+        );
+        let out = dnsload(args(&[
+            "run",
+            "--backend",
+            "raw",
+            "--server",
+            &s.addr().to_string(),
+            "--timeout",
+            "150ms",
+            "--name",
+            "ok.test",
+            "--rate",
+            "400",
+            "--count",
+            "200",
+            "--host",
+            host,
+            "--events",
+            ev.to_str().unwrap(),
+            "--summary-json",
+            sum.to_str().unwrap(),
+            "--hlog",
+            hl.to_str().unwrap(),
+            "--quiet",
+        ]))
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        queries += 200;
+        files.extend([ev, sum, hl]);
+        s.shutdown().await;
+    }
+    // A synthetic events file from a fourth host: the war story's signature.
+    let sig = dir.join("host-d.events");
+    std::fs::write(
+        &sig,
+        r#"{"schema":1,"kind":"event","run_id":"feed","host":"host-d","backend":"system","name":"myservice","class":"nxdomain","elapsed_ms":2004.5,"latency_ms":2004.5,"start":"2026-01-01T00:00:00.000Z","start_unix_ms":1767225600000}
+"#,
+    )
+    .unwrap();
+    files.push(sig);
+
+    let svg = dir.join("report.svg");
+    let merged = dnsload::report(&ReportArgs {
+        files: files.clone(),
+        svg: Some(svg.clone()),
+        json: false,
+        bucket: None,
+    })
+    .unwrap();
+    let ranked: Vec<&str> = merged.hosts.iter().map(|h| h.host.as_str()).collect();
+    assert_eq!(ranked[0], "host-b", "the lossiest host first: {ranked:?}");
+    assert_eq!(ranked[1], "host-c", "{ranked:?}");
+    assert_eq!(merged.hosts[0].queries, Some(200));
+    // Exact merge: the merged histogram holds every lookup of every host.
+    assert_eq!(merged.merged_count, queries);
+    let per_host: u64 = merged
+        .hosts
+        .iter()
+        .filter_map(|h| h.latency_ms.map(|l| l.count))
+        .sum();
+    assert_eq!(per_host, queries);
+    assert_eq!(merged.signatures.len(), 1);
+    assert_eq!(merged.signatures[0].class, Class::Nxdomain);
+    assert_eq!(merged.signatures[0].timeouts, 2);
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
+    for host in ["host-a", "host-b", "host-c"] {
+        assert!(picture.contains(host), "{host} drawn");
+    }
+
+    // The binary: text and JSON.
+    let mut a = vec!["report".to_string()];
+    a.extend(files.iter().map(|f| f.display().to_string()));
+    let text = dnsload(a.clone()).await;
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Errors per host"), "{text}");
+    assert!(text.contains("war story's signature"), "{text}");
+    a.push("--json".into());
+    let json = dnsload(a).await;
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["hosts"][0]["host"], "host-b");
+    assert_eq!(v["merged_count"], queries);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Events and the summary both on stdout (a log pipeline's view) make one mergeable stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
+    let s = server(&[], 2).await;
+    let out = dnsload(args(&[
+        "run",
+        "--backend",
+        "raw",
+        "--server",
+        &s.addr().to_string(),
+        "--name",
+        "nx.test",
+        "--name",
+        "ok.test",
+        "--count",
+        "10",
+        "--host",
+        "pod-1",
+        "--events",
+        "-",
+        "--summary-json",
+        "-",
+    ]))
+    .await;
+    assert!(out.status.success());
+    // The human summary went to stderr, so stdout is only JSON lines.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dnsload raw on pod-1"));
+    let dir = tmpdir("stream");
+    let f = dir.join("pod-1.log");
+    std::fs::write(&f, &out.stdout).unwrap();
+    let merged = dnsload::report(&ReportArgs {
+        files: vec![f],
+        svg: None,
+        json: true,
+        bucket: None,
+    })
+    .unwrap();
+    assert_eq!(merged.hosts.len(), 1);
+    assert_eq!(merged.hosts[0].queries, Some(10));
+    assert_eq!(merged.hosts[0].classes.nxdomain, 5);
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
