@@ -98,6 +98,15 @@ impl Tally {
         self.answers + self.not_found + self.timeouts + self.failed
     }
 
+    /// Lookups that took less than `limit`.
+    pub fn faster_than(&self, limit: Duration) -> u64 {
+        let us = u64::try_from(limit.as_micros()).unwrap_or(u64::MAX);
+        if us <= 1 {
+            return 0;
+        }
+        self.hist.count_between(1, us - 1)
+    }
+
     /// Percentiles of what was recorded (zeros when nothing was).
     pub fn latency(&self) -> Latency {
         if self.hist.is_empty() {
@@ -248,5 +257,7 @@ mod tests {
         assert!((l.p50_ms - 501.0).abs() < 2.0, "{l:?}");
         assert!((l.max_ms - 5000.0).abs() < 5.0, "{l:?}");
         assert_eq!(Tally::default().latency(), Latency::default());
+        // Histogram buckets are 0.1% wide: test between recorded values.
+        assert_eq!(t.faster_than(Duration::from_micros(100_500)), 100);
     }
 }

@@ -1,6 +1,11 @@
 //! stubborn-bench: stubborn side by side with hickory-resolver, c-ares and glibc getaddrinfo,
 //! every peer against the same faultdns server on loopback, in one command:
 //! `cargo run --release -p stubborn-bench -- all` (see `docs/benchmarks.md`).
+//!
+//! Processes: `all` starts the server (`serve`: faultdns in its own process, pinned to CPU 1)
+//! and, for each scenario and peer, a fresh `worker` pinned to CPU 0 that builds the peer,
+//! runs the load and prints what it measured as one JSON line. `bench/profile.sh` runs one
+//! peer's worker under callgrind, strace and massif.
 
 mod cli;
 mod dnsperf;

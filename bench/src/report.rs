@@ -61,6 +61,9 @@ pub struct Environment {
     pub quick: bool,
     /// Wall-clock minutes the run took.
     pub minutes: f64,
+    /// The open-file limit the workers ran with.
+    #[serde(default)]
+    pub fd_limit: u64,
 }
 
 /// A whole run.
@@ -470,8 +473,8 @@ impl Report {
             "### 3. Deadline adherence (every query dropped, lookups started together)\n\n\
              The bound is what the peer's configuration promises: stubborn's deadline, otherwise \
              the sum of its per-try timeouts.\n\n\
-             | lookups | peer | bound ms | p50 ms | slowest ms | overrun ms | answers | spurious NXDOMAIN |\n\
-             |---:|---|---:|---:|---:|---:|---:|---:|"
+             | lookups | peer | bound ms | p50 ms | slowest ms | overrun ms | ended before 90% of bound | answers | spurious NXDOMAIN |\n\
+             |---:|---|---:|---:|---:|---:|---:|---:|---:|"
         );
         for scenario in self.scenarios() {
             let Scenario::Deadline { concurrent } = scenario else {
@@ -481,12 +484,13 @@ impl Report {
                 let Some(m) = ok(row) else { continue };
                 let _ = writeln!(
                     s,
-                    "| {concurrent} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                    "| {concurrent} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} |",
                     row.peer,
                     row.peer.nominal_bound().as_millis(),
                     m.latency.p50_ms,
                     m.latency.max_ms,
                     overrun_ms(row.peer, m),
+                    m.ended_early,
                     m.answers,
                     m.not_found
                 );
@@ -501,9 +505,11 @@ impl Report {
             "### 4. Memory (lookups in flight against a dropping server)\n\n\
              RSS growth from just before the burst to its highest sample, over the lookups in \
              flight (the harness's own task per lookup included). Thread-based peers have at \
-             most 1,024 lookups in flight (their pool).\n\n\
-             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | lookup future bytes | fds before | fds during | fds after | slowest ms | failed early |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             most 1,024 lookups in flight (their pool). Open-file limit: {} descriptors (a \
+             peer needing more sockets than that ends lookups early).\n\n\
+             | peer | in flight | RSS before MiB | RSS peak MiB | bytes per lookup | stubborn/peer | lookup future bytes | fds before | fds during | fds after | slowest ms | ended before 90% of bound |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            self.env.fd_limit
         );
         for scenario in self.scenarios() {
             if !matches!(scenario, Scenario::Memory { .. }) {
@@ -531,7 +537,7 @@ impl Report {
                     mem.fds_during,
                     mem.fds_after,
                     m.latency.max_ms,
-                    m.failed
+                    m.ended_early
                 );
             }
         }

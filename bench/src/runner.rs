@@ -50,6 +50,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
     if pin {
         sys::pin_to_cpu(0).context("pinning the benchmark to CPU 0")?;
     }
+    // Workers raise theirs the same way; the result is the same limit.
+    env.fd_limit =
+        sys::raise_fd_limit(crate::worker::FD_LIMIT).context("raising the open-file limit")?;
     let tmp = TempDir::new()?;
     let mut server = ServerProcess::start(pin.then_some(1))?;
     let resolv_conf = tmp.path().join("resolv.conf");
@@ -306,6 +309,7 @@ fn environment(plan: &Plan) -> Environment {
         pinned: false,
         quick: plan.quick,
         minutes: 0.0,
+        fd_limit: 0,
     }
 }
 

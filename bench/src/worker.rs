@@ -57,6 +57,10 @@ pub struct Measured {
     pub sys_s: f64,
     /// Latency percentiles.
     pub latency: Latency,
+    /// Lookups against a dropping server that gave up before 90% of the peer's own bound
+    /// (out of descriptors, or a peer cutting its retries short).
+    #[serde(default)]
+    pub ended_early: u64,
     /// Memory and descriptors (memory scenario).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
@@ -185,15 +189,22 @@ async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow
             };
             mem.peak_kib = mem.baseline_kib;
             mem.fds_during = mem.fds_before;
-            let sample = |mem: &mut Memory| {
+            // RSS every tick (20 ms, one small read); descriptors every 10th tick: listing
+            // /proc/self/fd with 10,000s of entries costs milliseconds, which would slow
+            // the very lookups being measured.
+            let mut ticks = 0u64;
+            let mut sample = || {
                 if let Ok(rss) = sys::self_rss_kib() {
                     mem.peak_kib = mem.peak_kib.max(rss);
                 }
-                if let Ok(fds) = sys::self_open_fds() {
+                if ticks % 10 == 5
+                    && let Ok(fds) = sys::self_open_fds()
+                {
                     mem.fds_during = mem.fds_during.max(fds);
                 }
+                ticks += 1;
             };
-            let tally = load::burst(peer.clone(), dropped, *concurrent, || sample(&mut mem)).await;
+            let tally = load::burst(peer.clone(), dropped, *concurrent, &mut sample).await;
             // Let peers that close sockets from a background loop (c-ares) catch up.
             tokio::time::sleep(Duration::from_millis(200)).await;
             mem.fds_after = sys::self_open_fds()?;
@@ -207,6 +218,12 @@ async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow
     let mut m = measured(&tally, wall, user1.saturating_sub(user0) + kernel);
     m.sys_s = kernel.as_secs_f64();
     m.memory = memory;
+    if matches!(
+        job.scenario,
+        Scenario::Deadline { .. } | Scenario::Memory { .. }
+    ) {
+        m.ended_early = tally.faster_than(job.peer.nominal_bound().mul_f64(0.9));
+    }
     Ok(m)
 }
 
@@ -221,6 +238,7 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
         cpu_s: cpu.as_secs_f64(),
         sys_s: 0.0,
         latency: tally.latency(),
+        ended_early: 0,
         memory: None,
         first_answer_ms: None,
     }
