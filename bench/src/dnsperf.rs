@@ -17,7 +17,7 @@ pub struct Ceiling {
     pub qps: f64,
     /// Share of queries lost (no reply within dnsperf's timeout).
     pub lost_pct: f64,
-    /// The dnsperf version line.
+    /// `dnsperf VERSION`, from its help text.
     pub version: String,
 }
 
@@ -40,8 +40,8 @@ pub fn run(server: SocketAddr, duration: Duration, dir: &Path) -> anyhow::Result
             String::from_utf8_lossy(&o.stderr)
                 .lines()
                 .chain(String::from_utf8_lossy(&o.stdout).lines())
-                .find(|l| l.contains("DNS Performance Testing Tool"))
-                .map(|l| l.trim().to_owned())
+                .find_map(|l| l.trim().strip_prefix("Version "))
+                .map(|v| format!("dnsperf {}", v.trim()))
                 .unwrap_or_default()
         })
         .context("dnsperf is not installed (apt-get install dnsperf)")?;
