@@ -126,8 +126,10 @@ impl fmt::Display for Scenario {
 pub struct Sizes {
     /// Concurrency levels of the throughput scenario.
     pub concurrency: Vec<usize>,
-    /// How long each throughput level runs.
+    /// How long each throughput level runs, per round.
     pub throughput_for: Duration,
+    /// Rounds of each throughput level (peers interleaved); the median round is reported.
+    pub throughput_rounds: usize,
     /// Lookups per loss pattern.
     pub tail_lookups: u64,
     /// Rate of the loss scenario.
@@ -147,7 +149,8 @@ impl Sizes {
     pub fn full() -> Sizes {
         Sizes {
             concurrency: vec![1, 64, 1024],
-            throughput_for: Duration::from_secs(5),
+            throughput_for: Duration::from_secs(3),
+            throughput_rounds: 3,
             tail_lookups: 20_000,
             tail_rate: 1_000,
             deadline_concurrent: 1_000,
@@ -162,6 +165,7 @@ impl Sizes {
         Sizes {
             concurrency: vec![1, 64, 1024],
             throughput_for: Duration::from_millis(1_000),
+            throughput_rounds: 1,
             tail_lookups: 2_000,
             tail_rate: 1_000,
             deadline_concurrent: 200,

@@ -399,7 +399,7 @@ impl Report {
     fn throughput(&self, s: &mut String) {
         let _ = writeln!(
             s,
-            "### 1. Throughput (closed loop, unique names, no loss)\n\n\
+            "### 1. Throughput (closed loop, unique names, no loss; median of the rounds)\n\n\
              | concurrency | peer | lookups/s | stubborn/peer | CPU s per 1,000 | of which kernel | p50 ms | p99 ms | failures | server CPU |\n\
              |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
