@@ -42,8 +42,10 @@ impl Names {
 /// Outcomes counted and latencies recorded (microseconds).
 pub struct Tally {
     hist: Histogram<u64>,
-    /// Lookups that answered.
+    /// Lookups that answered with both families.
     pub answers: u64,
+    /// Lookups that answered with one family only.
+    pub partial: u64,
     /// Lookups that said not-found: spurious, since every name exists.
     pub not_found: u64,
     /// Lookups that timed out.
@@ -58,6 +60,7 @@ impl Default for Tally {
             // 1 µs to 10 min, 3 significant digits.
             hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
             answers: 0,
+            partial: 0,
             not_found: 0,
             timeouts: 0,
             failed: 0,
@@ -87,6 +90,7 @@ impl Tally {
         self.hist.saturating_record(us);
         match outcome {
             Outcome::Answer => self.answers += 1,
+            Outcome::Partial => self.partial += 1,
             Outcome::NotFound => self.not_found += 1,
             Outcome::Timeout => self.timeouts += 1,
             Outcome::Failed => self.failed += 1,
@@ -95,7 +99,7 @@ impl Tally {
 
     /// Lookups counted.
     pub fn lookups(&self) -> u64 {
-        self.answers + self.not_found + self.timeouts + self.failed
+        self.answers + self.partial + self.not_found + self.timeouts + self.failed
     }
 
     /// Lookups that took less than `limit`.
@@ -140,6 +144,7 @@ fn take(tally: Shared) -> Tally {
             Tally {
                 hist: t.hist.clone(),
                 answers: t.answers,
+                partial: t.partial,
                 not_found: t.not_found,
                 timeouts: t.timeouts,
                 failed: t.failed,
@@ -248,7 +253,9 @@ mod tests {
         }
         t.record(Outcome::NotFound, Duration::from_secs(5));
         t.record(Outcome::Timeout, Duration::from_secs(5));
-        assert_eq!(t.lookups(), 1002);
+        t.record(Outcome::Partial, Duration::from_secs(1));
+        assert_eq!(t.lookups(), 1003);
+        assert_eq!(t.partial, 1);
         assert_eq!(
             (t.answers, t.not_found, t.timeouts, t.failed),
             (1000, 1, 1, 0)

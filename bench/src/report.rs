@@ -438,8 +438,10 @@ impl Report {
         let _ = writeln!(
             s,
             "### 2. Tail under loss (open loop at a fixed rate; latency from the intended start)\n\n\
-             | loss | peer | lookups | p50 ms | p99 ms | p99.9 ms | max ms | failures | spurious NXDOMAIN | extra queries per lookup | server CPU |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             One-family answers are lookups that returned only A or only AAAA: the other family's \
+             query was given up on (every name has both).\n\n\
+             | loss | peer | lookups | p50 ms | p99 ms | p99.9 ms | max ms | failures | one family only | spurious NXDOMAIN | extra queries per lookup | server CPU |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for scenario in self.scenarios() {
             let Scenario::Tail { loss, rate, .. } = scenario else {
@@ -449,7 +451,7 @@ impl Report {
                 let Some(m) = ok(row) else { continue };
                 let _ = writeln!(
                     s,
-                    "| {} at {rate}/s | {} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {:.3} | {:.0}% |",
+                    "| {} at {rate}/s | {} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {:.3} | {:.0}% |",
                     loss_label(loss),
                     row.peer,
                     m.lookups,
@@ -458,6 +460,7 @@ impl Report {
                     m.latency.p999_ms,
                     m.latency.max_ms,
                     m.timeouts + m.failed,
+                    m.partial,
                     m.not_found,
                     extra_queries(row, m),
                     server_share(row, m)

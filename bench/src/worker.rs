@@ -40,8 +40,11 @@ pub struct Job {
 pub struct Measured {
     /// Lookups finished.
     pub lookups: u64,
-    /// Lookups answered.
+    /// Lookups answered with both families.
     pub answers: u64,
+    /// Lookups answered with one family only (the other given up on).
+    #[serde(default)]
+    pub partial: u64,
     /// Spurious not-found results (every name asked exists).
     pub not_found: u64,
     /// Timeouts.
@@ -231,6 +234,7 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
     Measured {
         lookups: tally.lookups(),
         answers: tally.answers,
+        partial: tally.partial,
         not_found: tally.not_found,
         timeouts: tally.timeouts,
         failed: tally.failed,

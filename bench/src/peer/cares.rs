@@ -64,8 +64,14 @@ impl Resolve for Peer {
             ..AddrInfoHints::default()
         };
         match self.resolver.get_addrinfo(name, None, &hints).await {
-            Ok(results) if results.nodes().next().is_some() => Outcome::Answer,
-            Ok(_) => Outcome::NotFound,
+            Ok(results) => Outcome::from_families(
+                results
+                    .nodes()
+                    .any(|n| n.ip_addr().is_some_and(|ip| ip.is_ipv4())),
+                results
+                    .nodes()
+                    .any(|n| n.ip_addr().is_some_and(|ip| ip.is_ipv6())),
+            ),
             Err(c_ares::Error::ENOTFOUND | c_ares::Error::ENODATA) => Outcome::NotFound,
             Err(c_ares::Error::ETIMEOUT) => Outcome::Timeout,
             Err(_) => Outcome::Failed,

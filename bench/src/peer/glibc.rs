@@ -66,7 +66,14 @@ impl Peer {
 impl Resolve for Peer {
     /// One getaddrinfo on a pool thread.
     async fn lookup(&self, name: &str) -> Outcome {
-        classify(self.backend.lookup(name).await.class)
+        let outcome = self.backend.lookup(name).await;
+        match classify(outcome.class) {
+            Outcome::Answer => Outcome::from_families(
+                outcome.addrs.iter().any(|ip| ip.is_ipv4()),
+                outcome.addrs.iter().any(|ip| ip.is_ipv6()),
+            ),
+            other => other,
+        }
     }
 }
 

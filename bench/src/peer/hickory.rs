@@ -69,8 +69,10 @@ impl Resolve for Peer {
     /// Resolve A and AAAA in parallel.
     async fn lookup(&self, name: &str) -> Outcome {
         match self.resolver.lookup_ip(name).await {
-            Ok(lookup) if lookup.iter().next().is_some() => Outcome::Answer,
-            Ok(_) => Outcome::NotFound,
+            Ok(lookup) => Outcome::from_families(
+                lookup.iter().any(|ip| ip.is_ipv4()),
+                lookup.iter().any(|ip| ip.is_ipv6()),
+            ),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Outcome::NotFound,
             Err(hickory_resolver::net::NetError::Timeout) => Outcome::Timeout,
             Err(_) => Outcome::Failed,

@@ -87,8 +87,10 @@ impl fmt::Display for PeerKind {
 /// How one lookup ended, in the classes every peer can tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// At least one address.
+    /// Addresses of both families (every name asked has an A and an AAAA record).
     Answer,
+    /// Addresses of one family only: the other family's query was given up on.
+    Partial,
     /// The resolver said the name does not exist or has no addresses. Every name asked in the
     /// benchmark exists, so each of these is a spurious NXDOMAIN.
     NotFound,
@@ -96,6 +98,17 @@ pub enum Outcome {
     Timeout,
     /// Any other failure.
     Failed,
+}
+
+impl Outcome {
+    /// The outcome of a successful call that returned addresses of these families.
+    pub fn from_families(v4: bool, v6: bool) -> Outcome {
+        match (v4, v6) {
+            (true, true) => Outcome::Answer,
+            (false, false) => Outcome::NotFound,
+            _ => Outcome::Partial,
+        }
+    }
 }
 
 /// What a peer needs to know to be built.
@@ -168,6 +181,14 @@ mod tests {
             PeerKind::GlibcDefault.nominal_bound(),
             Duration::from_secs(10)
         );
+    }
+
+    #[test]
+    fn one_family_is_a_partial_answer() {
+        assert_eq!(Outcome::from_families(true, true), Outcome::Answer);
+        assert_eq!(Outcome::from_families(true, false), Outcome::Partial);
+        assert_eq!(Outcome::from_families(false, true), Outcome::Partial);
+        assert_eq!(Outcome::from_families(false, false), Outcome::NotFound);
     }
 
     #[test]

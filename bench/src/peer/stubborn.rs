@@ -34,8 +34,14 @@ impl Resolve for Peer {
     /// `lookup_ip`: A and AAAA concurrently.
     async fn lookup(&self, name: &str) -> Outcome {
         match self.resolver.lookup_ip(name).await {
-            Ok(answer) if !answer.records().is_empty() => Outcome::Answer,
-            Ok(_) => Outcome::NotFound,
+            Ok(answer) => {
+                let has =
+                    |f: fn(&stubborn::RData) -> bool| answer.records().iter().any(|r| f(&r.data));
+                Outcome::from_families(
+                    has(|d| matches!(d, stubborn::RData::A(_))),
+                    has(|d| matches!(d, stubborn::RData::AAAA(_))),
+                )
+            }
             Err(e) if e.is_not_found() => Outcome::NotFound,
             Err(e) if e.is_timeout() => Outcome::Timeout,
             Err(_) => Outcome::Failed,
