@@ -1,7 +1,14 @@
-//! Shared fixtures for the end-to-end tests: a lab of network namespaces ([`netns`]) and the
-//! rule for tests that need a capability this machine may lack ([`require`]).
+//! Shared fixtures for the end-to-end tests: a lab of network namespaces ([`netns`]), DNS
+//! servers inside it ([`servers`]), bounded dnsload runs on its hosts ([`runs`]), the simulated
+//! cluster ([`cluster`]), and the rules for tests that need a capability this machine may lack
+//! ([`require`]) or that share the machine's namespaces ([`serial`], [`assert_clean`]).
 
+pub mod cluster;
 pub mod netns;
+pub mod runs;
+pub mod servers;
+
+use std::sync::{Mutex, MutexGuard};
 
 /// Environment variable that turns a missing capability into a test failure (CI sets it).
 pub const REQUIRE_ALL: &str = "STUBBORN_REQUIRE_ALL";
@@ -21,4 +28,19 @@ pub fn require<T, E: std::fmt::Display>(test: &str, got: Result<T, E>) -> Option
             None
         }
     }
+}
+
+/// Namespace tests run one at a time: timing-sensitive runs (loss estimates, timeouts) must
+/// not share two cores with each other, and [`assert_clean`] at the end of each test then
+/// checks the whole process, so the last one to finish checks the whole suite.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fails when any lab of this process left something behind (see [`netns::leftovers`]).
+/// Call it with every lab dropped, while holding [`serial`].
+pub fn assert_clean() {
+    let left = netns::leftovers();
+    assert!(left.is_empty(), "namespace tests left behind: {left:?}");
 }

@@ -34,6 +34,10 @@ const NETNS_RUN: &str = "/var/run/netns";
 /// Where `ip netns exec` finds per-namespace files to bind over `/etc`.
 const NETNS_ETC: &str = "/etc/netns";
 
+/// Every namespace labs of this process created, with its nsfs inode: a process whose
+/// `/proc/PID/ns/net` names one of these inodes is running inside a lab namespace.
+static CREATED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
 /// Why a lab cannot be built on this machine (not root, a tool missing, ...).
 #[derive(Debug)]
 pub struct Unavailable(pub String);
@@ -84,25 +88,35 @@ impl Netns {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, String> {
-        let path = Path::new(NETNS_RUN).join(&self.name);
+        let path = self.path();
         std::thread::spawn(move || {
-            let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            // SAFETY: setns on a valid namespace fd changes only this thread's network
-            // namespace; the thread is ours and ends when `f` returns.
-            let rc =
-                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-            if rc != 0 {
-                return Err(format!(
-                    "setns {}: {}",
-                    path.display(),
-                    std::io::Error::last_os_error()
-                ));
-            }
+            enter_on_this_thread(&path)?;
             Ok(f())
         })
         .join()
         .map_err(|_| "thread inside namespace panicked".to_string())?
     }
+
+    /// The namespace's handle under `/var/run/netns`.
+    pub fn path(&self) -> PathBuf {
+        Path::new(NETNS_RUN).join(&self.name)
+    }
+}
+
+/// Moves the calling thread into the network namespace whose handle is `path`. Threads the
+/// caller starts afterwards inherit it; other threads of the process are not affected.
+pub fn enter_on_this_thread(path: &Path) -> Result<(), String> {
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: setns on a valid namespace fd changes only this thread's network namespace.
+    let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(format!(
+            "setns {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// A host of the lab: its namespace and address.
@@ -277,8 +291,10 @@ impl Drop for Lab {
     }
 }
 
-/// Namespaces, `/etc/netns` entries and nftables tables of labs from this process that still
-/// exist: empty after every lab is dropped. The suite checks it at the end.
+/// What labs of this process left behind: namespaces, `/etc/netns` entries, processes still
+/// running inside a lab namespace, and lab veths or nftables tables that escaped into the
+/// machine's own namespace. Empty once every lab is dropped; the suite checks it at the end.
+/// (A lab's veths, bridge and tables live inside its namespaces and go with them.)
 pub fn leftovers() -> Vec<String> {
     let mine = format!("{PREFIX}{}-", std::process::id());
     let mut found = Vec::new();
@@ -290,6 +306,47 @@ pub fn leftovers() -> Vec<String> {
                     found.push(format!("{dir}/{name}"));
                 }
             }
+        }
+    }
+    let created = CREATED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Ok(procs) = fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(link) = fs::read_link(p.path().join("ns/net")) else {
+                continue;
+            };
+            let link = link.to_string_lossy().into_owned();
+            for (name, inode) in &created {
+                if link == format!("net:[{inode}]") {
+                    let comm = fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+                    found.push(format!("process {pid} ({}) in {name}", comm.trim()));
+                }
+            }
+        }
+    }
+    if let Ok(out) = run("ip", &["-o", "link", "show", "type", "veth"]) {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split(':').nth(1).unwrap_or("").trim();
+            let name = name.split('@').next().unwrap_or("");
+            let ours = name == "r"
+                || name == "eth0" && line.contains("link-netns stb-")
+                || name.strip_prefix('h').is_some_and(|n| {
+                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                });
+            if ours {
+                found.push(format!("veth {name} in the root namespace"));
+            }
+        }
+    }
+    if let Ok(out) = run("nft", &["list", "tables"]) {
+        if String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == "table inet stb")
+        {
+            found.push("nftables table inet stb in the root namespace".into());
         }
     }
     found
@@ -320,6 +377,13 @@ pub fn check_capabilities() -> Result<(), Unavailable> {
 
 fn add_netns(ns: &Netns) -> Result<(), String> {
     run("ip", &["netns", "add", &ns.name])?;
+    let inode = fs::metadata(ns.path())
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .map_err(|e| format!("{}: {e}", ns.path().display()))?;
+    CREATED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((ns.name.clone(), inode));
     ns.ip(&["link", "set", "lo", "up"])
 }
 
@@ -345,7 +409,19 @@ fn attach(switch: &Netns, port: &str, host: &Host) -> Result<(), String> {
     host.ns.ip(&["link", "set", "eth0", "up"])
 }
 
+/// Kills whatever still runs inside the namespace (grandchildren of a test, or processes of
+/// an interrupted run), then deletes it and its `/etc/netns` files.
 fn delete_netns(name: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<libc::pid_t>().ok())
+        {
+            // SAFETY: kill has no memory-safety preconditions; the pid is a process inside
+            // a namespace this lab (or a stale lab of an earlier run) created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
     let _ = Command::new("ip")
         .args(["netns", "del", name])
         .stderr(Stdio::null())
