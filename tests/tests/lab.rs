@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use stubborn_tests::netns::{Lab, leftovers};
-use stubborn_tests::require;
+use stubborn_tests::{assert_clean, require, serial};
 
 /// Starts a UDP echo server inside the lab's resolver namespace; stops when `stop` is set.
 fn echo_server(lab: &Lab, port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
@@ -63,6 +63,7 @@ fn probe(lab: &Lab, i: usize, port: u16, count: u32) -> u32 {
 
 #[test]
 fn lab_wires_hosts_injects_loss_and_leaves_nothing_behind() {
+    let _serial = serial();
     let Some(lab) = require("lab", Lab::new(2)) else {
         return;
     };
@@ -96,4 +97,5 @@ fn lab_wires_hosts_injects_loss_and_leaves_nothing_behind() {
         .filter(|p| p.contains(&id))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    assert_clean();
 }
