@@ -120,6 +120,77 @@ impl ClusterRun {
             .as_f64()
     }
 
+    /// Writes `report.txt`, `report.json` and `hosts.json` (configured loss, nftables drops,
+    /// lookups, failures and per-server loss of every host) into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), String> {
+        let hosts: Vec<Value> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "host": h.label,
+                    "loss": h.loss,
+                    "dropped": h.dropped,
+                    "queries": h.queries,
+                    "failures": h.failures,
+                    "servers": h.per_server.iter().map(|(server, sent, lost)| {
+                        serde_json::json!({ "server": server, "sent": sent, "lost": lost })
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        write("report.txt", self.report_text.clone())?;
+        write("report.json", self.report.to_string())?;
+        write("hosts.json", Value::Array(hosts).to_string())
+    }
+
+    /// Reads back what [`ClusterRun::save`] wrote (the files list is not kept).
+    pub fn load(dir: &Path) -> Result<ClusterRun, String> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let json = |name: &str| -> Result<Value, String> {
+            serde_json::from_str(&read(name)?).map_err(|e| format!("{name}: {e}"))
+        };
+        let hosts = json("hosts.json")?
+            .as_array()
+            .ok_or("hosts.json: not a list")?
+            .iter()
+            .map(|h| HostResult {
+                label: h["host"].as_str().unwrap_or("?").to_string(),
+                loss: h["loss"].as_f64().unwrap_or(0.0),
+                dropped: h["dropped"].as_u64().unwrap_or(0),
+                queries: h["queries"].as_u64().unwrap_or(0),
+                failures: h["failures"].as_u64().unwrap_or(0),
+                per_server: h["servers"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .map(|s| {
+                                (
+                                    s["server"].as_str().unwrap_or("?").to_string(),
+                                    s["sent"].as_u64().unwrap_or(0),
+                                    s["lost"].as_u64().unwrap_or(0),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(ClusterRun {
+            report_text: read("report.txt")?,
+            report: json("report.json")?,
+            hosts,
+            files: Vec::new(),
+        })
+    }
+
     /// Checks what the simulation must show: the lossy hosts ranked first, most lossy first;
     /// each one's estimate within a factor of 2 of its link's loss; no failure on any other
     /// host. Says what is wrong otherwise.
@@ -314,11 +385,13 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     let report_text = report(false)?;
     let report: Value = serde_json::from_str(&report(true)?)
         .map_err(|e| format!("dnsload report --json: {e}"))?;
-    Ok(ClusterRun {
+    let run = ClusterRun {
         report_text,
         report,
         hosts,
         files,
-    })
+    };
+    run.save(dir)?;
+    Ok(run)
 }
 

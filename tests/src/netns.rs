@@ -296,18 +296,8 @@ impl Drop for Lab {
 /// machine's own namespace. Empty once every lab is dropped; the suite checks it at the end.
 /// (A lab's veths, bridge and tables live inside its namespaces and go with them.)
 pub fn leftovers() -> Vec<String> {
-    let mine = format!("{PREFIX}{}-", std::process::id());
-    let mut found = Vec::new();
-    for dir in [NETNS_RUN, NETNS_ETC] {
-        if let Ok(entries) = fs::read_dir(dir) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&mine) {
-                    found.push(format!("{dir}/{name}"));
-                }
-            }
-        }
-    }
+    let mut found = named_leftovers(std::process::id());
+    found.extend(escaped());
     let created = CREATED.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Ok(procs) = fs::read_dir("/proc") {
         for p in procs.flatten() {
@@ -327,6 +317,29 @@ pub fn leftovers() -> Vec<String> {
             }
         }
     }
+    found
+}
+
+/// Namespaces and `/etc/netns` entries of labs built by process `pid` that still exist.
+pub fn named_leftovers(pid: u32) -> Vec<String> {
+    let mine = format!("{PREFIX}{pid}-");
+    let mut found = Vec::new();
+    for dir in [NETNS_RUN, NETNS_ETC] {
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&mine) {
+                    found.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Lab veths or nftables tables in the machine's own namespace (a lab never puts them there).
+pub fn escaped() -> Vec<String> {
+    let mut found = Vec::new();
     if let Ok(out) = run("ip", &["-o", "link", "show", "type", "veth"]) {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split(':').nth(1).unwrap_or("").trim();

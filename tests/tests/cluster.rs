@@ -1,10 +1,11 @@
 //! The simulated cluster: 8 hosts, Unbound (and faultdns) in the resolver namespace, loss on
 //! two links; `dnsload report` must find the lossy hosts (see `stubborn_tests::cluster`).
 
-use std::path::Path;
+use std::process::{Command, Stdio};
 
-use stubborn_tests::cluster::{ClusterConfig, simulate};
-use stubborn_tests::netns::check_capabilities;
+use stubborn_tests::cluster::{ClusterConfig, ClusterRun};
+use stubborn_tests::netns::{check_capabilities, named_leftovers};
+use stubborn_tests::runs::Scratch;
 use stubborn_tests::servers::unbound_available;
 use stubborn_tests::{assert_clean, require, serial};
 
@@ -19,9 +20,31 @@ fn cluster_report_ranks_the_lossy_hosts_first_with_loss_estimates() {
     {
         return;
     }
+    // The binary scripts/cluster-sim.sh runs, with its defaults, keeping its files.
     let config = ClusterConfig::default();
-    let run = simulate(&config, Path::new(env!("CARGO_BIN_EXE_lab-dnsload"))).expect("cluster");
-    println!("{}\n{}", run.report_text, run.comparison());
+    let out = Scratch::new("stb-cluster-test").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_cluster-sim"))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cluster-sim");
+    let sim_pid = child.id();
+    let sim = child.wait_with_output().expect("cluster-sim");
+    let stdout = String::from_utf8_lossy(&sim.stdout);
+    println!("{stdout}");
+    assert!(
+        sim.status.success(),
+        "cluster-sim failed ({}): {}",
+        sim.status,
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let run = ClusterRun::load(out.path()).expect("cluster-sim output files");
+    // What it printed is dnsload's report and the loss table.
+    assert!(stdout.contains(&run.report_text), "report not printed");
+    assert!(stdout.contains(&run.comparison()), "loss table not printed");
+    assert!(stdout.contains("Errors per host (most failing first):"));
 
     run.verdict(&config).expect("cluster verdict");
     // Every host ran and every file was read: events, summary and histogram log per host.
@@ -50,6 +73,8 @@ fn cluster_report_ranks_the_lossy_hosts_first_with_loss_estimates() {
             );
         }
     }
+    // cluster-sim checked its own processes, veths and tables; its namespaces are gone too.
+    assert_eq!(named_leftovers(sim_pid), Vec::<String>::new());
     drop(run);
     assert_clean();
 }

@@ -2,7 +2,8 @@
 //!
 //! Prints `dnsload report` over every host's files, then the loss comparison. Needs root and
 //! Unbound; exit status 0 when the report ranks the lossy hosts first with estimates within a
-//! factor of 2 and the clean hosts show no errors, 1 when not, 2 when it cannot run.
+//! factor of 2, the clean hosts show no errors and the lab left nothing behind; 1 when not;
+//! 2 when it cannot run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use stubborn_tests::cluster::{ClusterConfig, simulate};
-use stubborn_tests::netns::check_capabilities;
+use stubborn_tests::netns::{check_capabilities, leftovers};
 use stubborn_tests::runs::dnsload_binary;
 use stubborn_tests::servers::unbound_available;
 
@@ -68,6 +69,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The lab is gone: nothing of it may be left (namespaces, processes, veths, tables).
+    let left = leftovers();
+    if !left.is_empty() {
+        eprintln!("cluster-sim: left behind: {left:?}");
+        return ExitCode::from(1);
+    }
     print!("{}", run.report_text);
     println!("\nLoss per host (nftables drops vs dnsload's estimate, per server):");
     print!("{}", run.comparison());
