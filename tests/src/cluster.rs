@@ -237,9 +237,7 @@ impl ClusterRun {
                 h.per_server
                     .iter()
                     .find(|(s, ..)| s.ends_with(&format!(":{port}")))
-                    .map(|(_, sent, lost)| {
-                        format!("{:.2}% ({lost}/{sent})", pct(*lost, *sent))
-                    })
+                    .map(|(_, sent, lost)| format!("{:.2}% ({lost}/{sent})", pct(*lost, *sent)))
                     .unwrap_or_else(|| "-".into())
             };
             t.push_str(&format!(
@@ -285,7 +283,10 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     let _faultdns = NsFaultdns::start(&lab.resolver().ns, builder, faultdns_addr)?;
     for &(i, p) in &config.lossy {
         if i >= config.hosts {
-            return Err(format!("lossy host {i} is not one of {} hosts", config.hosts));
+            return Err(format!(
+                "lossy host {i} is not one of {} hosts",
+                config.hosts
+            ));
         }
         lab.set_loss(i, p)?;
     }
@@ -302,9 +303,18 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
             .args(["--server", &unbound.to_string()])
             .args(["--server", &faultdns_addr.to_string()])
             .args(["--workers", &config.workers.to_string()])
-            .args(["--pause", &humantime::format_duration(config.pause).to_string()])
-            .args(["--timeout", &humantime::format_duration(config.timeout).to_string()])
-            .args(["--duration", &humantime::format_duration(config.duration).to_string()])
+            .args([
+                "--pause",
+                &humantime::format_duration(config.pause).to_string(),
+            ])
+            .args([
+                "--timeout",
+                &humantime::format_duration(config.timeout).to_string(),
+            ])
+            .args([
+                "--duration",
+                &humantime::format_duration(config.duration).to_string(),
+            ])
             .args(["--host", &label, "--quiet"])
             .arg("--events")
             .arg(&events)
@@ -331,7 +341,8 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     for i in 0..config.hosts {
         let label = format!("h{i}");
         let path = dir.join(format!("{label}.summary.json"));
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let s: Value =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let queries = s["queries"].as_u64().unwrap_or(0);
@@ -383,8 +394,8 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let report_text = report(false)?;
-    let report: Value = serde_json::from_str(&report(true)?)
-        .map_err(|e| format!("dnsload report --json: {e}"))?;
+    let report: Value =
+        serde_json::from_str(&report(true)?).map_err(|e| format!("dnsload report --json: {e}"))?;
     let run = ClusterRun {
         report_text,
         report,
@@ -394,4 +405,3 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     run.save(dir)?;
     Ok(run)
 }
-

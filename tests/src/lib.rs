@@ -3,6 +3,8 @@
 //! cluster ([`cluster`]), and the rules for tests that need a capability this machine may lack
 //! ([`require`]) or that share the machine's namespaces ([`serial`], [`assert_clean`]).
 
+#![warn(missing_docs)]
+
 pub mod cluster;
 pub mod netns;
 pub mod runs;

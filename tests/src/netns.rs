@@ -346,21 +346,20 @@ pub fn escaped() -> Vec<String> {
             let name = name.split('@').next().unwrap_or("");
             let ours = name == "r"
                 || name == "eth0" && line.contains("link-netns stb-")
-                || name.strip_prefix('h').is_some_and(|n| {
-                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-                });
+                || name
+                    .strip_prefix('h')
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
             if ours {
                 found.push(format!("veth {name} in the root namespace"));
             }
         }
     }
-    if let Ok(out) = run("nft", &["list", "tables"]) {
-        if String::from_utf8_lossy(&out.stdout)
+    if let Ok(out) = run("nft", &["list", "tables"])
+        && String::from_utf8_lossy(&out.stdout)
             .lines()
             .any(|l| l.trim() == "table inet stb")
-        {
-            found.push("nftables table inet stb in the root namespace".into());
-        }
+    {
+        found.push("nftables table inet stb in the root namespace".into());
     }
     found
 }

@@ -171,9 +171,28 @@ pub fn start_unbound(
             .resolver()
             .ns
             .command(dnsload)
-            .args(["run", "--backend", "raw", "--server", &server, "--name", probe])
-            .args(["--count", "1", "--timeout", "200ms", "--quiet", "--host", "probe"])
-            .args(["--fail-on", "timeout,error,nxdomain,nodata,servfail,refused"])
+            .args([
+                "run",
+                "--backend",
+                "raw",
+                "--server",
+                &server,
+                "--name",
+                probe,
+            ])
+            .args([
+                "--count",
+                "1",
+                "--timeout",
+                "200ms",
+                "--quiet",
+                "--host",
+                "probe",
+            ])
+            .args([
+                "--fail-on",
+                "timeout,error,nxdomain,nodata,servfail,refused",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -183,5 +202,7 @@ pub fn start_unbound(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("unbound on {listen} did not answer {probe} within 10 s"))
+    Err(format!(
+        "unbound on {listen} did not answer {probe} within 10 s"
+    ))
 }

@@ -45,7 +45,9 @@ fn summary(path: &Path) -> Value {
 }
 
 fn count(s: &Value, class: &str) -> u64 {
-    s["classes"][class].as_u64().unwrap_or_else(|| panic!("no {class} in {s}"))
+    s["classes"][class]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {class} in {s}"))
 }
 
 #[test]
@@ -69,7 +71,9 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         .unwrap()
         .rule(&format!("drop name=cloudflare.com. p={DROP}"))
         .unwrap()
-        .rule(&format!("drop name=myservice.in.our.internal.domain. p={DROP}"))
+        .rule(&format!(
+            "drop name=myservice.in.our.internal.domain. p={DROP}"
+        ))
         .unwrap();
     let addr = SocketAddr::from((lab.resolver().addr, 53));
     let faultdns = NsFaultdns::start(&lab.resolver().ns, builder, addr).expect("faultdns");
@@ -112,7 +116,9 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         .iter()
         .map(|(label, ..)| summary(&dir.join(format!("{label}.summary.json"))))
         .collect();
-    println!("war story on unmodified getaddrinfo, faultdns dropping the probe names with p={DROP}:");
+    println!(
+        "war story on unmodified getaddrinfo, faultdns dropping the probe names with p={DROP}:"
+    );
     println!("host  backend  probe           lookups  ok    wrong_name  nxdomain  timeout");
     for ((label, _, name, backend), s) in hosts.iter().zip(&s) {
         println!(
@@ -138,14 +144,25 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
     }
 
     // Shape 1: glibc answers with the search name's address; stubborn never does.
-    assert!(count(&s[0], "wrong_name") > 0, "glibc gave no wrong name: {}", s[0]);
+    assert!(
+        count(&s[0], "wrong_name") > 0,
+        "glibc gave no wrong name: {}",
+        s[0]
+    );
     for n in s[0]["notable"].as_array().unwrap() {
         if n["class"] == "wrong_name" {
-            assert_eq!(n["answer_name"], "cloudflare.com.in.our.internal.domain", "{n}");
+            assert_eq!(
+                n["answer_name"], "cloudflare.com.in.our.internal.domain",
+                "{n}"
+            );
         }
     }
     // Shape 2: glibc reports the bare short name's NXDOMAIN.
-    assert!(count(&s[2], "nxdomain") > 0, "glibc gave no NXDOMAIN: {}", s[2]);
+    assert!(
+        count(&s[2], "nxdomain") > 0,
+        "glibc gave no NXDOMAIN: {}",
+        s[2]
+    );
     // Both after every attempt for the name timed out: about attempts x timeout = 2 s.
     for i in [0, 2] {
         for n in s[i]["notable"].as_array().unwrap() {
@@ -166,7 +183,12 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         assert_eq!(s[i]["backend_info"]["config"]["attempts"], 2, "{}", s[i]);
     }
     // The search names were asked (by glibc) and the drop rules fired.
-    assert!(faultdns.server().queries_for("cloudflare.com.in.our.internal.domain.") > 0);
+    assert!(
+        faultdns
+            .server()
+            .queries_for("cloudflare.com.in.our.internal.domain.")
+            > 0
+    );
     assert!(faultdns.server().queries_for("myservice.") > 0);
 
     drop(faultdns);

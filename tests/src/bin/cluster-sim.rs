@@ -81,7 +81,9 @@ fn main() -> ExitCode {
     let verdict = run.verdict(&config);
     match verdict {
         Ok(()) => {
-            println!("\nverdict: the lossy hosts rank first, estimates within 2x, clean hosts clean");
+            println!(
+                "\nverdict: the lossy hosts rank first, estimates within 2x, clean hosts clean"
+            );
             ExitCode::SUCCESS
         }
         Err(why) => {
