@@ -7,6 +7,8 @@
 //! - Every host runs dnsload's `raw` backend at the same time, in the war-story loop (closed
 //!   loop, a pause after each lookup, bounded by a duration), alternating between the two
 //!   servers, writing events, a summary and a histogram log.
+//! - At the same time every host runs the `system` backend: unmodified getaddrinfo on the
+//!   host's own resolv.conf (the war story's, with Unbound as its server), what programs see.
 //! - `dnsload report` merges every host's files: its ranking, per-host failure rates (a raw
 //!   lookup fails exactly when its one query or reply is lost, so the rate estimates the loss)
 //!   and the per-server loss from each summary are the result.
@@ -28,6 +30,10 @@ const RECORDS: [&str; 2] = [
     "cloudflare.com. 60 IN A 192.0.2.1",
     "cloudflare.com.in.our.internal.domain. 60 IN A 192.0.2.66",
 ];
+/// Every host's resolv.conf, as in the war story.
+pub const HOST_RESOLV_CONF: &str = "nameserver 198.18.0.1\n\
+                                    search in.our.internal.domain\n\
+                                    options timeout:1 attempts:2\n";
 /// Unbound's port on the resolver host.
 pub const UNBOUND_PORT: u16 = 53;
 /// faultdns's port on the resolver host.
@@ -42,8 +48,11 @@ pub struct ClusterConfig {
     pub lossy: Vec<(usize, f64)>,
     /// How long every host runs.
     pub duration: Duration,
-    /// Closed-loop workers per host.
+    /// Closed-loop workers per host for the raw backend (the loss estimate).
     pub workers: usize,
+    /// Closed-loop workers per host for the system backend (unmodified getaddrinfo on the
+    /// host's resolv.conf: what its programs see), at the same time; 0 for none.
+    pub glibc_workers: usize,
     /// Pause after each lookup (the war-story loop's 20 ms).
     pub pause: Duration,
     /// How long raw waits for a reply before counting the query lost.
@@ -53,13 +62,15 @@ pub struct ClusterConfig {
 }
 
 impl Default for ClusterConfig {
-    /// 8 hosts, 3 % loss on h2 and 10 % on h5, 15 s of 4 workers with 20 ms pauses, 1 s timeout.
+    /// 8 hosts, 3 % loss on h2 and 10 % on h5, 15 s of 4 raw workers (1 s timeout) and 2
+    /// getaddrinfo workers per host, 20 ms pauses.
     fn default() -> Self {
         ClusterConfig {
             hosts: 8,
             lossy: vec![(2, 0.03), (5, 0.10)],
             duration: Duration::from_secs(15),
             workers: 4,
+            glibc_workers: 2,
             pause: Duration::from_millis(20),
             timeout: Duration::from_secs(1),
             out: None,
@@ -74,7 +85,9 @@ pub struct HostResult {
     pub label: String,
     /// Loss configured on its link.
     pub loss: f64,
-    /// Replies the nftables rule dropped.
+    /// Datagrams from the resolver its link carried (raw and glibc replies alike).
+    pub carried: u64,
+    /// Of those, the ones the nftables loss rule dropped.
     pub dropped: u64,
     /// Lookups dnsload finished.
     pub queries: u64,
@@ -91,6 +104,10 @@ pub struct ClusterRun {
     pub report_text: String,
     /// `dnsload report --json`.
     pub report: Value,
+    /// `dnsload report` over the glibc (`system` backend) runs, as text (empty without them).
+    pub glibc_report_text: String,
+    /// `dnsload report --json` over the glibc runs (null without them).
+    pub glibc_report: Value,
     /// Every host, in index order.
     pub hosts: Vec<HostResult>,
     /// The files the report read.
@@ -130,6 +147,7 @@ impl ClusterRun {
                 serde_json::json!({
                     "host": h.label,
                     "loss": h.loss,
+                    "carried": h.carried,
                     "dropped": h.dropped,
                     "queries": h.queries,
                     "failures": h.failures,
@@ -145,6 +163,8 @@ impl ClusterRun {
         };
         write("report.txt", self.report_text.clone())?;
         write("report.json", self.report.to_string())?;
+        write("glibc-report.txt", self.glibc_report_text.clone())?;
+        write("glibc-report.json", self.glibc_report.to_string())?;
         write("hosts.json", Value::Array(hosts).to_string())
     }
 
@@ -164,6 +184,7 @@ impl ClusterRun {
             .map(|h| HostResult {
                 label: h["host"].as_str().unwrap_or("?").to_string(),
                 loss: h["loss"].as_f64().unwrap_or(0.0),
+                carried: h["carried"].as_u64().unwrap_or(0),
                 dropped: h["dropped"].as_u64().unwrap_or(0),
                 queries: h["queries"].as_u64().unwrap_or(0),
                 failures: h["failures"].as_u64().unwrap_or(0),
@@ -186,6 +207,8 @@ impl ClusterRun {
         Ok(ClusterRun {
             report_text: read("report.txt")?,
             report: json("report.json")?,
+            glibc_report_text: read("glibc-report.txt")?,
+            glibc_report: json("glibc-report.json")?,
             hosts,
             files: Vec::new(),
         })
@@ -215,6 +238,18 @@ impl ClusterRun {
                 ));
             }
         }
+        if let Some(rows) = self.glibc_report["hosts"].as_array() {
+            for row in rows {
+                let host = row["host"].as_str().unwrap_or("?");
+                let lossy = config.lossy.iter().any(|(i, _)| format!("h{i}") == host);
+                let failures = row["failures"].as_u64().unwrap_or(0);
+                if !lossy && failures > 0 {
+                    return Err(format!(
+                        "clean host {host}: getaddrinfo failed {failures} times"
+                    ));
+                }
+            }
+        }
         for h in self.hosts.iter().filter(|h| h.loss == 0.0) {
             if h.failures > 0 || h.queries == 0 {
                 return Err(format!(
@@ -226,11 +261,12 @@ impl ClusterRun {
         Ok(())
     }
 
-    /// A table comparing configured loss, nftables drops, dnsload's estimate and the loss
-    /// seen per server (Unbound, faultdns).
+    /// A table comparing the link's loss (configured, and what nftables counted) with
+    /// dnsload's raw estimate overall and per server (Unbound, faultdns).
     pub fn comparison(&self) -> String {
         let mut t = String::from(
-            "host  link loss  nft dropped  lookups  failed  estimate  unbound:53  faultdns:5353\n",
+            "host  link loss  nft dropped/carried      raw lookups  failed  estimate  \
+             unbound:53       faultdns:5353\n",
         );
         for h in &self.hosts {
             let rate = |port: u16| {
@@ -240,11 +276,20 @@ impl ClusterRun {
                     .map(|(_, sent, lost)| format!("{:.2}% ({lost}/{sent})", pct(*lost, *sent)))
                     .unwrap_or_else(|| "-".into())
             };
+            let nft = if h.carried == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "{}/{} ({:.2}%)",
+                    h.dropped,
+                    h.carried,
+                    pct(h.dropped, h.carried)
+                )
+            };
             t.push_str(&format!(
-                "{:<5} {:>8.1}% {:>12} {:>8} {:>7} {:>8.2}%  {:<11} {}\n",
+                "{:<5} {:>8.1}%  {nft:<22} {:>11} {:>7} {:>8.2}%  {:<16} {}\n",
                 h.label,
                 h.loss * 100.0,
-                h.dropped,
                 h.queries,
                 h.failures,
                 pct(h.failures, h.queries),
@@ -281,18 +326,28 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     }
     let faultdns_addr = SocketAddr::from((resolver_ip, FAULTDNS_PORT));
     let _faultdns = NsFaultdns::start(&lab.resolver().ns, builder, faultdns_addr)?;
-    for &(i, p) in &config.lossy {
+    for &(i, _) in &config.lossy {
         if i >= config.hosts {
             return Err(format!(
                 "lossy host {i} is not one of {} hosts",
                 config.hosts
             ));
         }
+    }
+    // Every host gets the rule (0 on clean links), so nftables counts what each link carried.
+    for i in 0..config.hosts {
+        let p = config
+            .lossy
+            .iter()
+            .find(|(h, _)| *h == i)
+            .map_or(0.0, |(_, p)| *p);
         lab.set_loss(i, p)?;
     }
 
+    let dur = |d: Duration| humantime::format_duration(d).to_string();
     let mut commands = Vec::new();
     let mut files = Vec::new();
+    let mut glibc_files = Vec::new();
     for (i, host) in lab.hosts().iter().enumerate() {
         let label = format!("h{i}");
         let events = dir.join(format!("{label}.events.jsonl"));
@@ -303,18 +358,9 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
             .args(["--server", &unbound.to_string()])
             .args(["--server", &faultdns_addr.to_string()])
             .args(["--workers", &config.workers.to_string()])
-            .args([
-                "--pause",
-                &humantime::format_duration(config.pause).to_string(),
-            ])
-            .args([
-                "--timeout",
-                &humantime::format_duration(config.timeout).to_string(),
-            ])
-            .args([
-                "--duration",
-                &humantime::format_duration(config.duration).to_string(),
-            ])
+            .args(["--pause", &dur(config.pause)])
+            .args(["--timeout", &dur(config.timeout)])
+            .args(["--duration", &dur(config.duration)])
             .args(["--host", &label, "--quiet"])
             .arg("--events")
             .arg(&events)
@@ -322,10 +368,32 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
             .arg(&summary)
             .arg("--hlog")
             .arg(&hlog);
-        commands.push((label, cmd));
+        commands.push((label.clone(), cmd));
         files.extend([events, summary, hlog]);
+
+        if config.glibc_workers > 0 {
+            // What the host's programs see: unmodified getaddrinfo on the host's resolv.conf.
+            lab.write_resolv_conf(&host.ns, HOST_RESOLV_CONF)?;
+            let events = dir.join(format!("{label}.glibc.events.jsonl"));
+            let summary = dir.join(format!("{label}.glibc.summary.json"));
+            let hlog = dir.join(format!("{label}.glibc.hlog"));
+            let mut cmd = host.ns.command(dnsload);
+            cmd.args(["run", "--backend", "system", "--name", PROBE])
+                .args(["--workers", &config.glibc_workers.to_string()])
+                .args(["--pause", &dur(config.pause)])
+                .args(["--duration", &dur(config.duration)])
+                .args(["--host", &label, "--quiet"])
+                .arg("--events")
+                .arg(&events)
+                .arg("--summary-json")
+                .arg(&summary)
+                .arg("--hlog")
+                .arg(&hlog);
+            commands.push((format!("{label}.glibc"), cmd));
+            glibc_files.extend([events, summary, hlog]);
+        }
     }
-    let limit = config.duration + config.timeout * 2 + Duration::from_secs(30);
+    let limit = config.duration + config.timeout * 2 + Duration::from_secs(40);
     for run in run_all(commands, dir, limit)? {
         if !run.status.success() {
             return Err(format!(
@@ -362,13 +430,15 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
                     .collect()
             })
             .unwrap_or_default();
+        let (carried, dropped) = lab.link_counters(i);
         hosts.push(HostResult {
             loss: config
                 .lossy
                 .iter()
                 .find(|(h, _)| *h == i)
                 .map_or(0.0, |(_, p)| *p),
-            dropped: lab.dropped(i),
+            carried,
+            dropped,
             label,
             queries,
             failures: queries - ok.min(queries),
@@ -376,13 +446,13 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
         });
     }
 
-    let report = |json: bool| -> Result<String, String> {
+    let report = |files: &[PathBuf], json: bool, svg: &str| -> Result<String, String> {
         let mut cmd = Command::new(dnsload);
-        cmd.arg("report").args(&files);
+        cmd.arg("report").args(files);
         if json {
             cmd.arg("--json");
         } else {
-            cmd.arg("--svg").arg(dir.join("report.svg"));
+            cmd.arg("--svg").arg(dir.join(svg));
         }
         let out = cmd.output().map_err(|e| format!("dnsload report: {e}"))?;
         if !out.status.success() {
@@ -393,12 +463,25 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let report_text = report(false)?;
-    let report: Value =
-        serde_json::from_str(&report(true)?).map_err(|e| format!("dnsload report --json: {e}"))?;
+    let parse = |text: String| -> Result<Value, String> {
+        serde_json::from_str(&text).map_err(|e| format!("dnsload report --json: {e}"))
+    };
+    let report_text = report(&files, false, "report.svg")?;
+    let report_json = parse(report(&files, true, "")?)?;
+    let (glibc_report_text, glibc_report) = if glibc_files.is_empty() {
+        (String::new(), Value::Null)
+    } else {
+        (
+            report(&glibc_files, false, "glibc-report.svg")?,
+            parse(report(&glibc_files, true, "")?)?,
+        )
+    };
+    files.extend(glibc_files);
     let run = ClusterRun {
         report_text,
-        report,
+        report: report_json,
+        glibc_report_text,
+        glibc_report,
         hosts,
         files,
     };

@@ -228,6 +228,11 @@ impl Lab {
         ])?;
         let resolver = self.resolver.addr.to_string();
         let limit = per_mille.to_string();
+        // First count every datagram from the resolver (what the link carried), then drop.
+        host.ns.nft(&[
+            "add", "rule", "inet", "stb", "input", "ip", "saddr", &resolver, "meta", "l4proto",
+            "udp", "counter",
+        ])?;
         host.ns.nft(&[
             "add", "rule", "inet", "stb", "input", "ip", "saddr", &resolver, "meta", "l4proto",
             "udp", "numgen", "random", "mod", "1000", "<", &limit, "counter", "drop",
@@ -237,14 +242,33 @@ impl Lab {
 
     /// Packets that the loss rule of host `i` dropped so far (0 without a rule).
     pub fn dropped(&self, i: usize) -> u64 {
+        self.link_counters(i).1
+    }
+
+    /// `(carried, dropped)`: UDP datagrams from the resolver that reached host `i`'s loss
+    /// rule, and those it dropped (zeros without a rule). `dropped / carried` is the loss the
+    /// link really had.
+    pub fn link_counters(&self, i: usize) -> (u64, u64) {
         let Ok(out) = self.hosts[i].ns.nft(&["list", "table", "inet", "stb"]) else {
-            return 0;
+            return (0, 0);
         };
-        out.split_whitespace()
-            .skip_while(|w| *w != "packets")
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        let packets = |line: &str| {
+            line.split_whitespace()
+                .skip_while(|w| *w != "packets")
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        let (mut carried, mut dropped) = (0, 0);
+        for line in out.lines() {
+            if let Some(n) = packets(line) {
+                if line.trim_end().ends_with("drop") {
+                    dropped = n;
+                } else {
+                    carried = n;
+                }
+            }
+        }
+        (carried, dropped)
     }
 
     /// Writes `/etc/netns/NAME/resolv.conf` for a namespace of this lab.

@@ -22,9 +22,12 @@ struct Args {
     /// How long dnsload runs on every host.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     duration: Duration,
-    /// Closed-loop workers per host.
+    /// Closed-loop raw workers per host (the loss estimate).
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Closed-loop getaddrinfo workers per host (0: none).
+    #[arg(long, default_value_t = 2)]
+    glibc_workers: usize,
     /// Keep every host's events, summary and histogram log (and report.svg) in this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let config = ClusterConfig {
         duration: args.duration,
         workers: args.workers.max(1),
+        glibc_workers: args.glibc_workers,
         out: args.out,
         ..ClusterConfig::default()
     };
@@ -55,11 +59,13 @@ fn main() -> ExitCode {
         .map(|(i, p)| format!("h{i} {:.0}%", p * 100.0))
         .collect();
     println!(
-        "cluster-sim: {} hosts, loss on {}; dnsload raw on every host for {}, {} workers, {} pause\n",
+        "cluster-sim: {} hosts, loss on {}; on every host for {}: dnsload raw ({} workers) and \
+         system ({} workers), {} pause\n",
         config.hosts,
         lossy.join(" and "),
         humantime::format_duration(config.duration),
         config.workers,
+        config.glibc_workers,
         humantime::format_duration(config.pause),
     );
     let run = match simulate(&config, &dnsload) {
@@ -78,6 +84,13 @@ fn main() -> ExitCode {
     print!("{}", run.report_text);
     println!("\nLoss per host (nftables drops vs dnsload's estimate, per server):");
     print!("{}", run.comparison());
+    if !run.glibc_report_text.is_empty() {
+        println!(
+            "\nMeanwhile, unmodified getaddrinfo on every host (resolv.conf: Unbound, \
+             search in.our.internal.domain, timeout:1 attempts:2):\n"
+        );
+        print!("{}", run.glibc_report_text);
+    }
     let verdict = run.verdict(&config);
     match verdict {
         Ok(()) => {
