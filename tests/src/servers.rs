@@ -136,8 +136,9 @@ pub fn unbound_config(listen: SocketAddr, local_data: &[&str]) -> String {
     conf
 }
 
-/// Starts Unbound in the lab's resolver namespace with [`unbound_config`]; the lab stops it.
-/// Returns once `probe` answers (checked with dnsload's raw backend at `dnsload`), or fails.
+/// Starts Unbound in the lab's resolver namespace with [`unbound_config`] (written to
+/// `dir/unbound.conf`, its log to `dir/unbound.log`); the lab stops it. Returns once `probe`
+/// answers (checked with dnsload's raw backend at `dnsload`), or fails.
 pub fn start_unbound(
     lab: &Lab,
     dir: &Path,
@@ -160,9 +161,11 @@ pub fn start_unbound(
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
+    let log = dir.join("unbound.log");
+    let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = lab.resolver().ns.command("unbound");
     cmd.arg("-d").arg("-c").arg(&conf);
-    cmd.stdout(Stdio::null());
+    cmd.stdout(Stdio::null()).stderr(log_file);
     lab.spawn(cmd)?;
     let server = listen.to_string();
     let start = Instant::now();

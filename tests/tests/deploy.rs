@@ -65,6 +65,7 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
     assert!(plan.bounds.duration.is_some() || plan.bounds.count.is_some());
     assert!(matches!(plan.schedule, Schedule::Closed { workers: 1, .. }));
     assert!(plan.outputs.stdout_taken(), "events must go to stdout");
+    assert!(plan.outputs.quiet, "the log must hold JSON lines only");
     assert_eq!(
         plan.outputs.metrics.map(|m| m.port()),
         Some(9153),
@@ -89,8 +90,10 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
         Some("spec.nodeName")
     );
 
-    // Events as JSON lines on stdout, for the log pipeline.
+    // Events and the run's summary as JSON lines on stdout, for the log pipeline.
     assert_eq!(flag(&args, "--events"), Some("/dev/stdout"));
+    assert_eq!(flag(&args, "--summary-json"), Some("/dev/stdout"));
+    assert!(args.iter().any(|a| a == "--quiet"), "human summary in the log");
 
     // Every run is bounded; the pod restarts it.
     assert!(
