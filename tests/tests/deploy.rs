@@ -93,7 +93,10 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
     // Events and the run's summary as JSON lines on stdout, for the log pipeline.
     assert_eq!(flag(&args, "--events"), Some("/dev/stdout"));
     assert_eq!(flag(&args, "--summary-json"), Some("/dev/stdout"));
-    assert!(args.iter().any(|a| a == "--quiet"), "human summary in the log");
+    assert!(
+        args.iter().any(|a| a == "--quiet"),
+        "human summary in the log"
+    );
 
     // Every run is bounded; the pod restarts it.
     assert!(
