@@ -3,7 +3,25 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Set by SIGINT or SIGTERM once [`stop_on_signals`] is called.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM end [`run_all`] with an error instead of killing the process, so
+/// a program (`cluster-sim`) interrupted mid-run still drops its lab and leaves nothing.
+pub fn stop_on_signals() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, handler as libc::sighandler_t) };
+    }
+}
 
 /// The `lab-dnsload` binary (dnsload's entry point, built with this package): beside the
 /// running executable, or one directory up from a test executable in `deps/`.
@@ -86,6 +104,9 @@ pub fn run_all(
                     .try_wait()
                     .map_err(|e| format!("waiting for {label}: {e}"))?;
             }
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err("interrupted".into());
         }
         if start.elapsed() > limit {
             let late: Vec<&str> = running

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use stubborn_tests::cluster::{ClusterConfig, simulate};
 use stubborn_tests::netns::{check_capabilities, leftovers};
-use stubborn_tests::runs::dnsload_binary;
+use stubborn_tests::runs::{dnsload_binary, stop_on_signals};
 use stubborn_tests::servers::unbound_available;
 
 /// Simulate a cluster of network namespaces with two lossy hosts and find them with dnsload.
@@ -35,6 +35,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    stop_on_signals();
     if let Err(e) = check_capabilities().and_then(|()| unbound_available()) {
         eprintln!("cluster-sim: cannot run: {e}");
         return ExitCode::from(2);
