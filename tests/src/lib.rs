@@ -32,6 +32,15 @@ pub fn require<T, E: std::fmt::Display>(test: &str, got: Result<T, E>) -> Option
     }
 }
 
+/// Writes `text` to the test's real standard error, past libtest's capture (which takes only
+/// `print!`/`eprint!`), so the counts a test measured are in the output of a passing run too.
+pub fn show(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
 /// Namespace tests run one at a time: timing-sensitive runs (loss estimates, timeouts) must
 /// not share two cores with each other, and [`assert_clean`] at the end of each test then
 /// checks the whole process, so the last one to finish checks the whole suite.

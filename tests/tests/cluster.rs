@@ -33,7 +33,7 @@ fn cluster_report_ranks_the_lossy_hosts_first_with_loss_estimates() {
     let sim_pid = child.id();
     let sim = child.wait_with_output().expect("cluster-sim");
     let stdout = String::from_utf8_lossy(&sim.stdout);
-    println!("{stdout}");
+    stubborn_tests::show(&stdout);
     assert!(
         sim.status.success(),
         "cluster-sim failed ({}): {}",
