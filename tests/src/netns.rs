@@ -467,20 +467,22 @@ fn delete_netns(name: &str) {
 
 /// Removes namespaces of labs whose process is gone (an interrupted earlier run).
 fn sweep_stale() {
-    let Ok(entries) = fs::read_dir(NETNS_RUN) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+    for dir in [NETNS_RUN, NETNS_ETC] {
+        let Ok(entries) = fs::read_dir(dir) else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            delete_netns(&name);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                delete_netns(&name);
+            }
         }
     }
 }
