@@ -34,7 +34,7 @@ pub enum BackendKind {
     Stub,
     /// getaddrinfo from the C library, on a bounded pool of threads.
     System,
-    /// One query, one attempt, no retries, straight to a server: direct loss measurement.
+    /// one query, one attempt, no retries, straight to a server: direct loss measurement.
     Raw,
 }
 

@@ -133,7 +133,7 @@ pub async fn demo(args: &DemoArgs) -> Result<DemoReport> {
         intro,
         "dnsload demo: faultdns on {addr} drops half the queries for drop.test. and \
          myservice.corp.test. (seed {});\nevery resolver: timeout 1 s, attempts 2, search {SEARCH}, \
-         {WORKERS} workers, {:.1} s.",
+         {WORKERS} workers, {:.1} s.\n",
         args.seed,
         run_for.as_secs_f64()
     );
@@ -241,7 +241,12 @@ fn table(rows: &[DemoRow], glibc: bool) -> String {
         } else {
             let lo = elapsed.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = elapsed.iter().copied().fold(0.0, f64::max);
-            format!(", each after {lo:.2}-{hi:.2} s (two lost 1 s attempts)")
+            let range = if hi - lo < 0.005 {
+                format!("{hi:.2} s")
+            } else {
+                format!("{lo:.2}-{hi:.2} s")
+            };
+            format!(", each after {range} (two lost 1 s attempts)")
         };
         let _ = writeln!(
             t,

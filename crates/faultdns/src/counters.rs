@@ -86,6 +86,11 @@ impl Counters {
                 self.tcp_rejected,
             ),
             ("log_dropped", "Decision log lines lost", self.log_dropped),
+            (
+                "untracked_names",
+                "Queries for names beyond the per-name limit",
+                self.untracked_names,
+            ),
         ];
         for (name, help, value) in plain {
             let _ = writeln!(out, "# HELP faultdns_{name}_total {help}.");

@@ -22,7 +22,7 @@ pub enum Error {
     },
     /// Zone text did not parse. `source_name` is the file name (or `zone text` for text given
     /// in code), `line` the 1-based line of the first bad entry when it can be located.
-    #[error("bad zone data in {source_name}{}: {reason}", line_suffix(*line, text))]
+    #[error("bad zone data in {source_name}{}{}: {reason}", line_suffix(*line, text), token_suffix(token))]
     Zone {
         /// The file the zone came from, or `zone text`.
         source_name: String,
@@ -30,15 +30,19 @@ pub enum Error {
         line: Option<usize>,
         /// The text of that line, when known.
         text: Option<String>,
-        /// What the zone parser reported (it names the bad token).
+        /// The token the parser choked on, when it can be singled out.
+        token: Option<String>,
+        /// What the zone parser reported.
         reason: String,
     },
     /// A one-line record (`--record`) did not parse.
-    #[error("bad record `{record}`: {reason}")]
+    #[error("bad record `{record}`{}: {reason}", token_suffix(token))]
     Record {
         /// The record text.
         record: String,
-        /// What the parser reported (it names the bad token).
+        /// The token the parser choked on, when it can be singled out.
+        token: Option<String>,
+        /// What the parser reported.
         reason: String,
     },
     /// A synthesis suffix is not a valid domain name.
@@ -75,4 +79,11 @@ fn line_suffix(line: Option<usize>, text: &Option<String>) -> String {
         (Some(line), None) => format!(" line {line}"),
         _ => String::new(),
     }
+}
+
+fn token_suffix(token: &Option<String>) -> String {
+    token
+        .as_ref()
+        .map(|t| format!(" at `{t}`"))
+        .unwrap_or_default()
 }

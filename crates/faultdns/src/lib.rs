@@ -36,6 +36,7 @@ mod counters;
 mod engine;
 mod error;
 mod handler;
+mod locate;
 mod log;
 mod rule;
 mod server;

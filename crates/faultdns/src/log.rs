@@ -27,7 +27,16 @@ use crate::{
 /// Lines buffered between the server and the log writer.
 const LOG_QUEUE: usize = 65_536;
 
-/// Where the decision log goes.
+/// Where the decision log goes: one JSON line per query that reached the rules, e.g.
+///
+/// ```text
+/// {"time":"2026-11-23T09:41:00.123456Z","client":"127.0.0.1:40512","id":4660,
+///  "name":"cloudflare.com.","type":"A","proto":"udp","rule":0,"action":"drop"}
+/// ```
+///
+/// (on one line). `rule` is the index of the rule that fired, `null` for the default answer;
+/// `delay_ms` appears when the reply was delayed. Lines go through a bounded queue to a writer
+/// thread; when it falls behind, lines are dropped and counted (`Counters::log_dropped`).
 #[non_exhaustive]
 pub enum LogTarget {
     /// Standard output.

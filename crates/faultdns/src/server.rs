@@ -34,6 +34,9 @@ use crate::{
 
 /// Default idle timeout of a TCP connection.
 const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(10);
+/// How often an idle UDP thread wakes to check for shutdown, in case shutting its socket for
+/// reading did not wake it.
+const UDP_WAKE: Duration = Duration::from_secs(1);
 /// Receive buffer asked for on UDP sockets, so bursts and floods queue rather than drop.
 const UDP_RECV_BUFFER: usize = 4 << 20;
 
@@ -192,6 +195,10 @@ impl Builder {
         let mut udp_sockets = Vec::new();
         for (udp_socks, tcp_sock, addr) in bound {
             for udp_sock in udp_socks {
+                // The fallback wake-up, should shutting the socket not wake a blocked receive.
+                udp_sock
+                    .set_read_timeout(Some(UDP_WAKE))
+                    .map_err(|source| Error::Bind { addr, source })?;
                 let udp_sock = Arc::new(UdpSocket::from(udp_sock));
                 let (worker_shared, sock) = (shared.clone(), udp_sock.clone());
                 let spawned = thread::Builder::new()

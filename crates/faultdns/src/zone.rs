@@ -28,6 +28,7 @@ use hickory_proto::{
 
 use crate::{
     error::Error,
+    locate::locate,
     wire::{self, rcode},
 };
 
@@ -78,11 +79,12 @@ impl Data {
             }
             Err(e) => {
                 let reason = e.to_string();
-                let (line, line_text) = locate_error(text, &reason, parse);
+                let at = locate(text, &reason, parse);
                 Err(Error::Zone {
                     source_name: source.to_string(),
-                    line,
-                    text: line_text,
+                    line: at.line,
+                    text: at.text,
+                    token: at.token,
                     reason,
                 })
             }
@@ -93,6 +95,7 @@ impl Data {
     pub(crate) fn add_record_line(&mut self, line: &str) -> Result<(), Error> {
         let err = |reason: String| Error::Record {
             record: line.trim().to_string(),
+            token: None,
             reason,
         };
         if line.contains('\n') || line.trim_start().starts_with('$') {
@@ -103,9 +106,15 @@ impl Data {
         }
         // The TTL is optional in a record line: 60 s unless given.
         let text = format!("$TTL {SYNTH_TTL}\n{line}\n");
-        let (_, sets) = Parser::new(text.as_str(), None, Some(Name::root()))
-            .parse()
-            .map_err(|e| err(e.to_string()))?;
+        let parse = |t: &str| Parser::new(t, None, Some(Name::root())).parse();
+        let (_, sets) = parse(&text).map_err(|e| {
+            let reason = e.to_string();
+            Error::Record {
+                record: line.trim().to_string(),
+                token: locate(&text, &reason, parse).token,
+                reason,
+            }
+        })?;
         let before = self.records.len();
         for set in sets.values() {
             self.records.extend(
@@ -142,29 +151,6 @@ impl Data {
         self.synth.push((name, v4, v6));
         Ok(())
     }
-}
-
-/// Find the first line whose prefix of the text fails with the same error as the whole text.
-fn locate_error<E: ToString, T>(
-    text: &str,
-    reason: &str,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> (Option<usize>, Option<String>) {
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() > 5000 {
-        return (None, None);
-    }
-    let mut prefix = String::with_capacity(text.len());
-    for (i, line) in lines.iter().enumerate() {
-        prefix.push_str(line);
-        prefix.push('\n');
-        if let Err(e) = parse(&prefix)
-            && e.to_string() == reason
-        {
-            return (Some(i + 1), Some((*line).to_string()));
-        }
-    }
-    (None, None)
 }
 
 /// One name of the data: its records, and prepared answers per type.
@@ -575,10 +561,14 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::Zone { line: Some(4), .. }), "{msg}");
-        assert!(
-            msg.contains("test.zone") && msg.contains("line 4") && msg.contains("AAA"),
-            "{msg}"
-        );
+        assert!(msg.contains("at `AAA`"), "{msg}");
+        assert!(msg.contains("test.zone") && msg.contains("line 4"), "{msg}");
+        let text = "$ORIGIN example.com.\nwww 60 IN A 192.0.2.1\nmail 60 IN MX ten mail\n";
+        let msg = Data::default()
+            .add_zone_text(text, "t", None)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 3") && msg.contains("at `ten`"), "{msg}");
     }
 
     #[test]

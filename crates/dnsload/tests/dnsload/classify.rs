@@ -61,6 +61,16 @@ async fn raw_backend_classes() {
             ("ref.test", Class::Refused),
         ],
     );
+    // Any record type: the TXT-only name answers a TXT query.
+    let got = classes(
+        &["--backend", "raw", "--server", &addr, "--type", "TXT"],
+        &["txtonly.test", "ok.test"],
+    )
+    .await;
+    expect(
+        &got,
+        &[("txtonly.test", Class::Ok), ("ok.test", Class::Nodata)],
+    );
     // Nothing listening: ICMP port unreachable is an error, not a timeout.
     let closed = closed_port().to_string();
     let got = classes(

@@ -68,6 +68,14 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
     assert!(info["socket"]["granted_rcvbuf"].as_u64().unwrap() > 0);
     let loss = &info["servers"][0]["loss"];
     assert_eq!(loss["lost"].as_u64(), Some(summary.classes.timeout));
+    // The run lengths account for every lost query.
+    let in_runs: u64 = loss["runs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(len, n)| len.parse::<u64>().unwrap() * n.as_u64().unwrap())
+        .sum();
+    assert_eq!(in_runs, summary.classes.timeout);
 
     let text = std::fs::read_to_string(&ev).unwrap();
     let events: Vec<Event> = text

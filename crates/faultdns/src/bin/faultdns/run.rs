@@ -13,6 +13,8 @@ pub fn run(mut plan: Plan) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        // Signal handlers first, so a signal during start-up is not lost.
+        let mut signals = Signals::new()?;
         let builder = plan.builder()?;
         let server = Arc::new(builder.start().await?);
         let addrs: Vec<String> = server.addrs().iter().map(|a| a.to_string()).collect();
@@ -30,7 +32,13 @@ pub fn run(mut plan: Plan) -> anyhow::Result<()> {
             }
             None => None,
         };
-        wait_for_signal().await?;
+        signals.recv().await;
+        // A second signal while shutting down ends the process at once.
+        tokio::spawn(async move {
+            signals.recv().await;
+            eprintln!("faultdns: second signal, exiting without waiting");
+            std::process::exit(130);
+        });
         if let Some(task) = metrics {
             task.abort();
             let _ = task.await;
@@ -43,14 +51,27 @@ pub fn run(mut plan: Plan) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-        _ = term.recv() => {}
+/// Ctrl-C (SIGINT) and SIGTERM.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
     }
-    Ok(())
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }
 
 fn summary(c: &Counters) -> String {
