@@ -33,6 +33,9 @@ const PREFIX: &str = "stb-";
 const NETNS_RUN: &str = "/var/run/netns";
 /// Where `ip netns exec` finds per-namespace files to bind over `/etc`.
 const NETNS_ETC: &str = "/etc/netns";
+/// Where lab files for programs confined by AppArmor go (Debian's Unbound profile reads
+/// `/etc/unbound/**` only); named `ID.*`, removed with the lab.
+pub const UNBOUND_ETC: &str = "/etc/unbound";
 
 /// Every namespace labs of this process created, with its nsfs inode: a process whose
 /// `/proc/PID/ns/net` names one of these inodes is running inside a lab namespace.
@@ -136,6 +139,7 @@ pub struct Lab {
     resolver: Host,
     hosts: Vec<Host>,
     children: Mutex<Vec<Child>>,
+    files: Mutex<Vec<PathBuf>>,
 }
 
 impl Lab {
@@ -163,6 +167,7 @@ impl Lab {
             },
             hosts: Vec::new(),
             children: Mutex::new(Vec::new()),
+            files: Mutex::new(Vec::new()),
             id,
         };
         lab.build(hosts)
@@ -280,6 +285,25 @@ impl Lab {
         Ok(path)
     }
 
+    /// Writes a file that belongs to the lab outside its namespaces (e.g. a configuration
+    /// under [`UNBOUND_ETC`]); the name must start with the lab id. Removed when the lab is
+    /// dropped, or by the stale sweep after an interrupted run.
+    pub fn write_file(&self, dir: &str, name: &str, text: &str) -> Result<PathBuf, String> {
+        if !name.starts_with(&self.id) {
+            return Err(format!(
+                "{name}: lab files are named after the lab ({})",
+                self.id
+            ));
+        }
+        let path = Path::new(dir).join(name);
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.clone());
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+
     /// Starts a long-running process; the lab kills it when dropped.
     pub fn spawn(&self, mut cmd: Command) -> Result<u32, String> {
         let child = cmd
@@ -311,6 +335,14 @@ impl Drop for Lab {
         let names: Vec<String> = self.namespaces().map(|n| n.name.clone()).collect();
         for name in names {
             delete_netns(&name);
+        }
+        for file in self
+            .files
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = fs::remove_file(file);
         }
     }
 }
@@ -344,11 +376,12 @@ pub fn leftovers() -> Vec<String> {
     found
 }
 
-/// Namespaces and `/etc/netns` entries of labs built by process `pid` that still exist.
+/// Namespaces, `/etc/netns` entries and files under [`UNBOUND_ETC`] of labs built by process
+/// `pid` that still exist.
 pub fn named_leftovers(pid: u32) -> Vec<String> {
     let mine = format!("{PREFIX}{pid}-");
     let mut found = Vec::new();
-    for dir in [NETNS_RUN, NETNS_ETC] {
+    for dir in [NETNS_RUN, NETNS_ETC, UNBOUND_ETC] {
         if let Ok(entries) = fs::read_dir(dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -467,7 +500,7 @@ fn delete_netns(name: &str) {
 
 /// Removes namespaces of labs whose process is gone (an interrupted earlier run).
 fn sweep_stale() {
-    for dir in [NETNS_RUN, NETNS_ETC] {
+    for dir in [NETNS_RUN, NETNS_ETC, UNBOUND_ETC] {
         let Ok(entries) = fs::read_dir(dir) else {
             continue;
         };
@@ -481,7 +514,11 @@ fn sweep_stale() {
                 continue;
             };
             if !Path::new(&format!("/proc/{pid}")).exists() {
-                delete_netns(&name);
+                if dir == UNBOUND_ETC {
+                    let _ = fs::remove_file(e.path());
+                } else {
+                    delete_netns(&name);
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::netns::{Lab, Netns, Unavailable, enter_on_this_thread};
+use crate::netns::{Lab, Netns, UNBOUND_ETC, Unavailable, enter_on_this_thread};
 
 /// A faultdns server running inside a namespace; stops when dropped.
 #[derive(Debug)]
@@ -137,7 +137,8 @@ pub fn unbound_config(listen: SocketAddr, local_data: &[&str]) -> String {
 }
 
 /// Starts Unbound in the lab's resolver namespace with [`unbound_config`] (written to
-/// `dir/unbound.conf`, its log to `dir/unbound.log`); the lab stops it. Returns once `probe`
+/// `/etc/unbound/LABID.conf`, which the lab removes, with a copy in `dir/unbound.conf`; its log
+/// to `dir/unbound.log`); the lab stops it. Returns once `probe`
 /// answers (checked with dnsload's raw backend at `dnsload`), or fails.
 pub fn start_unbound(
     lab: &Lab,
@@ -148,9 +149,11 @@ pub fn start_unbound(
     probe: &str,
 ) -> Result<PathBuf, String> {
     unbound_available().map_err(|e| e.0)?;
-    let conf = dir.join("unbound.conf");
-    std::fs::write(&conf, unbound_config(listen, local_data))
-        .map_err(|e| format!("{}: {e}", conf.display()))?;
+    let text = unbound_config(listen, local_data);
+    // Under /etc/unbound, where Debian's AppArmor profile lets Unbound read; a copy in `dir`.
+    let conf = lab.write_file(UNBOUND_ETC, &format!("{}.conf", lab.id()), &text)?;
+    let copy = dir.join("unbound.conf");
+    std::fs::write(&copy, &text).map_err(|e| format!("{}: {e}", copy.display()))?;
     let check = Command::new("unbound-checkconf").arg(&conf).output();
     if let Ok(out) = check
         && !out.status.success()
@@ -205,7 +208,9 @@ pub fn start_unbound(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     Err(format!(
-        "unbound on {listen} did not answer {probe} within 10 s"
+        "unbound on {listen} did not answer {probe} within 10 s; its log: {}",
+        log_text.trim()
     ))
 }
