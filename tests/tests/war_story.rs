@@ -11,13 +11,16 @@
 //! | h1   | same                                | cloudflare.com | stub    |
 //! | h2   | same + options ndots:5 (Kubernetes) | myservice      | system  |
 //! | h3   | same as h2                          | myservice      | stub    |
+//! | h4   | as h0                               | lossy.example  | system  |
 //!
 //! Shape 1 (dots >= ndots): `cloudflare.com.` times out twice, glibc walks the search list
 //! and returns the address of `cloudflare.com.in.our.internal.domain`: `wrong_name`.
 //! Shape 2 (dots < ndots): `myservice.in.our.internal.domain.` times out twice, glibc asks the
 //! bare `myservice.`, whose NXDOMAIN becomes the answer: `nxdomain`. Both arrive after about
 //! attempts x timeout (2 x 1 s). stubborn stops at the failed candidate: timeouts, never a
-//! wrong answer.
+//! wrong answer. h4 is shape 1 where the search name does not exist: glibc (2.36) walks the
+//! search list after the timeouts, gets NXDOMAIN for `lossy.example.in.our.internal.domain.`
+//! and still reports a temporary failure (`timeout`), as DESIGN.md says.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -57,7 +60,7 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         return;
     }
     let dnsload = Path::new(env!("CARGO_BIN_EXE_lab-dnsload"));
-    let lab = Lab::new(4).expect("lab");
+    let lab = Lab::new(5).expect("lab");
     let scratch = Scratch::new("stb-war-story").unwrap();
     let dir = scratch.path();
 
@@ -68,6 +71,10 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         .record("cloudflare.com.in.our.internal.domain. 60 A 192.0.2.66")
         .unwrap()
         .record("myservice.in.our.internal.domain. 60 A 192.0.2.20")
+        .unwrap()
+        .record("lossy.example. 60 A 192.0.2.5")
+        .unwrap()
+        .rule(&format!("drop name=lossy.example. p={DROP}"))
         .unwrap()
         .rule(&format!("drop name=cloudflare.com. p={DROP}"))
         .unwrap()
@@ -83,6 +90,7 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         ("h1", RESOLV_CONF, "cloudflare.com", "stub"),
         ("h2", RESOLV_CONF_NDOTS5, "myservice", "system"),
         ("h3", RESOLV_CONF_NDOTS5, "myservice", "stub"),
+        ("h4", RESOLV_CONF, "lossy.example", "system"),
     ];
     let mut commands = Vec::new();
     for (i, (label, conf, name, backend)) in hosts.iter().enumerate() {
@@ -133,7 +141,7 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
     stubborn_tests::show(&table);
 
     // glibc ran unmodified, on the namespace's resolv.conf.
-    for i in [0, 2] {
+    for i in [0, 2, 4] {
         let info = &s[i]["backend_info"];
         assert_eq!(info["glibc_override"], false, "{info}");
         let state = &info["resolver_state"];
@@ -141,7 +149,7 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         assert_eq!(state["retrans"], 1.0, "{state}");
         assert_eq!(state["retry"], 2, "{state}");
         assert_eq!(state["search"][0], "in.our.internal.domain", "{state}");
-        assert_eq!(state["ndots"], if i == 0 { 1 } else { 5 }, "{state}");
+        assert_eq!(state["ndots"], if i == 2 { 5 } else { 1 }, "{state}");
     }
 
     // Shape 1: glibc answers with the search name's address; stubborn never does.
@@ -183,6 +191,17 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         assert!(count(&s[i], "timeout") > 0, "stub saw no loss: {}", s[i]);
         assert_eq!(s[i]["backend_info"]["config"]["attempts"], 2, "{}", s[i]);
     }
+    // Shape 1 without a search name: glibc asked it, got NXDOMAIN, and reported a
+    // temporary failure; never the NXDOMAIN, never a wrong name.
+    assert!(count(&s[4], "timeout") > 0, "{}", s[4]);
+    assert_eq!(count(&s[4], "nxdomain"), 0, "{}", s[4]);
+    assert_eq!(count(&s[4], "wrong_name"), 0, "{}", s[4]);
+    assert!(
+        faultdns
+            .server()
+            .queries_for("lossy.example.in.our.internal.domain.")
+            > 0
+    );
     // The search names were asked (by glibc) and the drop rules fired.
     assert!(
         faultdns
