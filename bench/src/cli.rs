@@ -22,8 +22,8 @@ pub struct Flags {
 pub enum Cmd {
     /// Run every scenario against every peer, print the tables, update docs/benchmarks.md.
     ///
-    /// Example: `cargo run --release -p stubborn-bench -- all` (about 15 minutes; --quick for
-    /// a two-minute smoke run whose figures are not measurements).
+    /// Example: `cargo run --release -p stubborn-bench -- all` (about 12 minutes; --quick for
+    /// a four-minute smoke run whose figures are not measurements).
     All {
         /// Small sizes: checks the harness, measures nothing worth keeping.
         #[arg(long)]
