@@ -155,3 +155,79 @@ async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Input files come from many machines and may be corrupt: absurd numbers in them give an
+/// error or a saturated figure, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_numbers_in_input_files_do_not_panic() {
+    let s = server(&[], 3).await;
+    let dir = tmpdir("absurd");
+    let real = dir.join("real.json");
+    let out = dnsload(args(&[
+        "run",
+        "--backend",
+        "raw",
+        "--server",
+        &s.addr().to_string(),
+        "--name",
+        "ok.test",
+        "--count",
+        "2",
+        "--host",
+        "h",
+        "--summary-json",
+        real.to_str().unwrap(),
+        "--quiet",
+    ]))
+    .await;
+    assert!(out.status.success());
+    s.shutdown().await;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    let report = |files: Vec<PathBuf>| {
+        dnsload::report(&ReportArgs {
+            files,
+            svg: Some(dir.join("absurd.svg")),
+            json: false,
+            bucket: None,
+        })
+    };
+
+    // Class counts whose sum does not fit in 64 bits: an inconsistent summary.
+    let mut overflowing = summary.clone();
+    overflowing["classes"]["ok"] = u64::MAX.into();
+    overflowing["classes"]["timeout"] = 1.into();
+    let f = dir.join("overflowing.json");
+    std::fs::write(&f, overflowing.to_string()).unwrap();
+    let e = report(vec![f]).unwrap_err().to_string();
+    assert!(e.contains("inconsistent"), "{e}");
+
+    // Two consistent summaries of one host whose sum does not fit: saturated.
+    let mut files = Vec::new();
+    for run in ["r1", "r2"] {
+        let mut big = summary.clone();
+        big["run_id"] = run.into();
+        big["queries"] = u64::MAX.into();
+        big["classes"]["ok"] = u64::MAX.into();
+        let f = dir.join(format!("{run}.json"));
+        std::fs::write(&f, big.to_string()).unwrap();
+        files.push(f);
+    }
+    let merged = report(files).unwrap();
+    assert_eq!(merged.hosts[0].queries, Some(u64::MAX));
+
+    // An event dated after the year 9999.
+    let late = dir.join("late.events");
+    std::fs::write(
+        &late,
+        format!(
+            r#"{{"schema":1,"kind":"event","run_id":"late","host":"h","backend":"raw","name":"ok.test","class":"timeout","elapsed_ms":1.0,"latency_ms":1.0,"start":"?","start_unix_ms":{}}}
+"#,
+            u64::MAX
+        ),
+    )
+    .unwrap();
+    let merged = report(vec![late]).unwrap();
+    assert_eq!(merged.over_time.len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
