@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use dnsload::{Class, ReportArgs};
 
-use crate::util::{args, dnsload, server, tmpdir};
+use crate::util::{assert_ran, dnsload, raw_run, server, tmpdir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_merge_with_the_lossy_host_first() {
@@ -23,36 +23,30 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
             dir.join(format!("{host}.json")),
             dir.join(format!("{host}.hlog")),
         );
-        let out = dnsload(args(&[
-            "run",
-            "--backend",
-            "raw",
-            "--server",
-            &s.addr().to_string(),
-            "--timeout",
-            "150ms",
-            "--name",
-            "ok.test",
-            "--rate",
-            "400",
-            "--count",
-            "200",
-            "--host",
-            host,
-            "--events",
-            ev.to_str().unwrap(),
-            "--summary-json",
-            sum.to_str().unwrap(),
-            "--hlog",
-            hl.to_str().unwrap(),
-            "--quiet",
-        ]))
+        let out = dnsload(raw_run(
+            &s,
+            &[
+                "--timeout",
+                "150ms",
+                "--name",
+                "ok.test",
+                "--rate",
+                "400",
+                "--count",
+                "200",
+                "--host",
+                host,
+                "--events",
+                ev.to_str().unwrap(),
+                "--summary-json",
+                sum.to_str().unwrap(),
+                "--hlog",
+                hl.to_str().unwrap(),
+                "--quiet",
+            ],
+        ))
         .await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ran(&out);
         queries += 200;
         files.extend([ev, sum, hl]);
         s.shutdown().await;
@@ -116,27 +110,25 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
     let s = server(&[], 2).await;
-    let out = dnsload(args(&[
-        "run",
-        "--backend",
-        "raw",
-        "--server",
-        &s.addr().to_string(),
-        "--name",
-        "nx.test",
-        "--name",
-        "ok.test",
-        "--count",
-        "10",
-        "--host",
-        "pod-1",
-        "--events",
-        "-",
-        "--summary-json",
-        "-",
-    ]))
+    let out = dnsload(raw_run(
+        &s,
+        &[
+            "--name",
+            "nx.test",
+            "--name",
+            "ok.test",
+            "--count",
+            "10",
+            "--host",
+            "pod-1",
+            "--events",
+            "-",
+            "--summary-json",
+            "-",
+        ],
+    ))
     .await;
-    assert!(out.status.success());
+    assert_ran(&out);
     // The human summary went to stderr, so stdout is only JSON lines.
     assert!(String::from_utf8_lossy(&out.stderr).contains("dnsload raw on pod-1"));
     let dir = tmpdir("stream");
@@ -163,24 +155,22 @@ async fn absurd_numbers_in_input_files_do_not_panic() {
     let s = server(&[], 3).await;
     let dir = tmpdir("absurd");
     let real = dir.join("real.json");
-    let out = dnsload(args(&[
-        "run",
-        "--backend",
-        "raw",
-        "--server",
-        &s.addr().to_string(),
-        "--name",
-        "ok.test",
-        "--count",
-        "2",
-        "--host",
-        "h",
-        "--summary-json",
-        real.to_str().unwrap(),
-        "--quiet",
-    ]))
+    let out = dnsload(raw_run(
+        &s,
+        &[
+            "--name",
+            "ok.test",
+            "--count",
+            "2",
+            "--host",
+            "h",
+            "--summary-json",
+            real.to_str().unwrap(),
+            "--quiet",
+        ],
+    ))
     .await;
-    assert!(out.status.success());
+    assert_ran(&out);
     s.shutdown().await;
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
