@@ -110,6 +110,25 @@ async fn bad_report_inputs_name_the_file_and_line() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A resolv.conf the stub backend cannot read is a bad input file (status 2), as a bad
+/// --names file is.
+#[tokio::test]
+async fn an_unreadable_resolv_conf_is_bad_input() {
+    fails(
+        &[
+            "run",
+            "--resolv-conf",
+            "/nonexistent/resolv.conf",
+            "--name",
+            "a",
+            "--count",
+            "1",
+        ],
+        "cannot read /nonexistent/resolv.conf",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_closed_stdout_is_not_an_error() {
     let dir = tmpdir("pipe");
