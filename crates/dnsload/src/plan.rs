@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 const MAX_WORKERS: usize = 1024;
 /// Highest open-loop rate; beyond this the scheduler's own timing dominates.
 const MAX_RATE: f64 = 100_000.0;
+/// Lowest open-loop rate: one lookup every 1000 s. Far lower rates are typos, and their
+/// interval overflows a `Duration` (1e-300 per second panicked in the scheduler).
+const MIN_RATE: f64 = 0.001;
 /// Default most lookups in flight in an open loop.
 const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 /// Default getaddrinfo pool size in an open loop.
@@ -298,10 +301,10 @@ fn schedule(args: &RunArgs) -> Result<Schedule> {
                     why: "an open loop does not wait for answers, so there is nothing to pause after",
                 });
             }
-            if !rate.is_finite() || rate <= 0.0 || rate > MAX_RATE {
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
                 return Err(Error::flag(
                     "--rate",
-                    format!("{rate} is not between 0 and {MAX_RATE} lookups per second"),
+                    format!("{rate} is not between {MIN_RATE} and {MAX_RATE} lookups per second"),
                 ));
             }
             let max_in_flight = args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
@@ -580,6 +583,30 @@ mod tests {
             e.to_string().contains("--server ADDR or --resolv-conf"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn rates_outside_the_bounds_are_refused() {
+        let with_rate = |rate: &str| {
+            plan(&[
+                "--server",
+                "127.0.0.1",
+                "--name",
+                "a",
+                "--count",
+                "1",
+                "--rate",
+                rate,
+            ])
+        };
+        // 1e-300 per second: an interval no Duration can hold (it panicked in the scheduler).
+        for bad in ["0", "NaN", "inf", "1e-300", "0.0001", "100001"] {
+            let e = with_rate(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --rate"), "{bad}: {e}");
+        }
+        for good in ["0.001", "0.5", "100000"] {
+            assert!(with_rate(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
