@@ -18,6 +18,8 @@ const MAX_RATE: f64 = 100_000.0;
 /// Lowest open-loop rate: one lookup every 1000 s. Far lower rates are typos, and their
 /// interval overflows a `Duration` (1e-300 per second panicked in the scheduler).
 const MIN_RATE: f64 = 0.001;
+/// Most lookups in flight an open loop may be given (each holds a task and, for raw, a socket).
+const MAX_IN_FLIGHT: usize = 100_000;
 /// Default most lookups in flight in an open loop.
 const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 /// Default getaddrinfo pool size in an open loop.
@@ -308,8 +310,11 @@ fn schedule(args: &RunArgs) -> Result<Schedule> {
                 ));
             }
             let max_in_flight = args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-            if max_in_flight == 0 {
-                return Err(Error::flag("--max-in-flight", "must be at least 1"));
+            if max_in_flight == 0 || max_in_flight > MAX_IN_FLIGHT {
+                return Err(Error::flag(
+                    "--max-in-flight",
+                    format!("{max_in_flight} is not between 1 and {MAX_IN_FLIGHT}"),
+                ));
             }
             Ok(Schedule::Open {
                 rate,
@@ -606,6 +611,30 @@ mod tests {
         }
         for good in ["0.001", "0.5", "100000"] {
             assert!(with_rate(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn max_in_flight_is_bounded() {
+        let with = |n: &str| {
+            plan(&[
+                "--server",
+                "127.0.0.1",
+                "--name",
+                "a",
+                "--count",
+                "1",
+                "--rate",
+                "10",
+                "--max-in-flight",
+                n,
+            ])
+        };
+        assert!(with("100000").is_ok());
+        // u64::MAX permits panicked in tokio's Semaphore::new.
+        for bad in ["0", "100001", "18446744073709551615"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --max-in-flight"), "{bad}: {e}");
         }
     }
 
