@@ -664,6 +664,10 @@ mod tests {
                 .contains("IPv4")
         );
         assert!(with(&["--attempts", "9"]).is_err());
+        // glibc would send nothing with 0 attempts, and reads a 0 s timeout as 1 s.
+        assert!(with(&["--attempts", "0"]).is_err());
+        assert!(with(&["--timeout", "0s"]).is_err());
+        assert!(with(&["--timeout", "30s", "--attempts", "5"]).is_ok());
         let p = with(&["--timeout", "1s", "--server", "127.0.0.1:5353"]).unwrap();
         assert!(p.resolver.overrides_system());
         assert_eq!(p.resolver.deadline, Duration::from_secs(30));
