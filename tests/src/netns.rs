@@ -33,6 +33,13 @@ const PREFIX: &str = "stb-";
 const NETNS_RUN: &str = "/var/run/netns";
 /// Where `ip netns exec` finds per-namespace files to bind over `/etc`.
 const NETNS_ETC: &str = "/etc/netns";
+/// Where lab files for programs confined by AppArmor go (Debian's Unbound profile reads
+/// `/etc/unbound/**` only); named `ID.*`, removed with the lab.
+pub const UNBOUND_ETC: &str = "/etc/unbound";
+
+/// Every namespace labs of this process created, with its nsfs inode: a process whose
+/// `/proc/PID/ns/net` names one of these inodes is running inside a lab namespace.
+static CREATED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
 
 /// Why a lab cannot be built on this machine (not root, a tool missing, ...).
 #[derive(Debug)]
@@ -84,25 +91,35 @@ impl Netns {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, String> {
-        let path = Path::new(NETNS_RUN).join(&self.name);
+        let path = self.path();
         std::thread::spawn(move || {
-            let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            // SAFETY: setns on a valid namespace fd changes only this thread's network
-            // namespace; the thread is ours and ends when `f` returns.
-            let rc =
-                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-            if rc != 0 {
-                return Err(format!(
-                    "setns {}: {}",
-                    path.display(),
-                    std::io::Error::last_os_error()
-                ));
-            }
+            enter_on_this_thread(&path)?;
             Ok(f())
         })
         .join()
         .map_err(|_| "thread inside namespace panicked".to_string())?
     }
+
+    /// The namespace's handle under `/var/run/netns`.
+    pub fn path(&self) -> PathBuf {
+        Path::new(NETNS_RUN).join(&self.name)
+    }
+}
+
+/// Moves the calling thread into the network namespace whose handle is `path`. Threads the
+/// caller starts afterwards inherit it; other threads of the process are not affected.
+pub fn enter_on_this_thread(path: &Path) -> Result<(), String> {
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: setns on a valid namespace fd changes only this thread's network namespace.
+    let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(format!(
+            "setns {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// A host of the lab: its namespace and address.
@@ -122,6 +139,7 @@ pub struct Lab {
     resolver: Host,
     hosts: Vec<Host>,
     children: Mutex<Vec<Child>>,
+    files: Mutex<Vec<PathBuf>>,
 }
 
 impl Lab {
@@ -149,6 +167,7 @@ impl Lab {
             },
             hosts: Vec::new(),
             children: Mutex::new(Vec::new()),
+            files: Mutex::new(Vec::new()),
             id,
         };
         lab.build(hosts)
@@ -214,6 +233,11 @@ impl Lab {
         ])?;
         let resolver = self.resolver.addr.to_string();
         let limit = per_mille.to_string();
+        // First count every datagram from the resolver (what the link carried), then drop.
+        host.ns.nft(&[
+            "add", "rule", "inet", "stb", "input", "ip", "saddr", &resolver, "meta", "l4proto",
+            "udp", "counter",
+        ])?;
         host.ns.nft(&[
             "add", "rule", "inet", "stb", "input", "ip", "saddr", &resolver, "meta", "l4proto",
             "udp", "numgen", "random", "mod", "1000", "<", &limit, "counter", "drop",
@@ -223,14 +247,33 @@ impl Lab {
 
     /// Packets that the loss rule of host `i` dropped so far (0 without a rule).
     pub fn dropped(&self, i: usize) -> u64 {
+        self.link_counters(i).1
+    }
+
+    /// `(carried, dropped)`: UDP datagrams from the resolver that reached host `i`'s loss
+    /// rule, and those it dropped (zeros without a rule). `dropped / carried` is the loss the
+    /// link really had.
+    pub fn link_counters(&self, i: usize) -> (u64, u64) {
         let Ok(out) = self.hosts[i].ns.nft(&["list", "table", "inet", "stb"]) else {
-            return 0;
+            return (0, 0);
         };
-        out.split_whitespace()
-            .skip_while(|w| *w != "packets")
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        let packets = |line: &str| {
+            line.split_whitespace()
+                .skip_while(|w| *w != "packets")
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        let (mut carried, mut dropped) = (0, 0);
+        for line in out.lines() {
+            if let Some(n) = packets(line) {
+                if line.trim_end().ends_with("drop") {
+                    dropped = n;
+                } else {
+                    carried = n;
+                }
+            }
+        }
+        (carried, dropped)
     }
 
     /// Writes `/etc/netns/NAME/resolv.conf` for a namespace of this lab.
@@ -238,6 +281,25 @@ impl Lab {
         let dir = Path::new(NETNS_ETC).join(&ns.name);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join("resolv.conf");
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Writes a file that belongs to the lab outside its namespaces (e.g. a configuration
+    /// under [`UNBOUND_ETC`]); the name must start with the lab id. Removed when the lab is
+    /// dropped, or by the stale sweep after an interrupted run.
+    pub fn write_file(&self, dir: &str, name: &str, text: &str) -> Result<PathBuf, String> {
+        if !name.starts_with(&self.id) {
+            return Err(format!(
+                "{name}: lab files are named after the lab ({})",
+                self.id
+            ));
+        }
+        let path = Path::new(dir).join(name);
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.clone());
         fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     }
@@ -274,15 +336,52 @@ impl Drop for Lab {
         for name in names {
             delete_netns(&name);
         }
+        for file in self
+            .files
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = fs::remove_file(file);
+        }
     }
 }
 
-/// Namespaces, `/etc/netns` entries and nftables tables of labs from this process that still
-/// exist: empty after every lab is dropped. The suite checks it at the end.
+/// What labs of this process left behind: namespaces, `/etc/netns` entries, processes still
+/// running inside a lab namespace, and lab veths or nftables tables that escaped into the
+/// machine's own namespace. Empty once every lab is dropped; the suite checks it at the end.
+/// (A lab's veths, bridge and tables live inside its namespaces and go with them.)
 pub fn leftovers() -> Vec<String> {
-    let mine = format!("{PREFIX}{}-", std::process::id());
+    let mut found = named_leftovers(std::process::id());
+    found.extend(escaped());
+    let created = CREATED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Ok(procs) = fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(link) = fs::read_link(p.path().join("ns/net")) else {
+                continue;
+            };
+            let link = link.to_string_lossy().into_owned();
+            for (name, inode) in &created {
+                if link == format!("net:[{inode}]") {
+                    let comm = fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+                    found.push(format!("process {pid} ({}) in {name}", comm.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Namespaces, `/etc/netns` entries and files under [`UNBOUND_ETC`] of labs built by process
+/// `pid` that still exist.
+pub fn named_leftovers(pid: u32) -> Vec<String> {
+    let mine = format!("{PREFIX}{pid}-");
     let mut found = Vec::new();
-    for dir in [NETNS_RUN, NETNS_ETC] {
+    for dir in [NETNS_RUN, NETNS_ETC, UNBOUND_ETC] {
         if let Ok(entries) = fs::read_dir(dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -291,6 +390,33 @@ pub fn leftovers() -> Vec<String> {
                 }
             }
         }
+    }
+    found
+}
+
+/// Lab veths or nftables tables in the machine's own namespace (a lab never puts them there).
+pub fn escaped() -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(out) = run("ip", &["-o", "link", "show", "type", "veth"]) {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split(':').nth(1).unwrap_or("").trim();
+            let name = name.split('@').next().unwrap_or("");
+            let ours = name == "r"
+                || name == "eth0" && line.contains("link-netns stb-")
+                || name
+                    .strip_prefix('h')
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if ours {
+                found.push(format!("veth {name} in the root namespace"));
+            }
+        }
+    }
+    if let Ok(out) = run("nft", &["list", "tables"])
+        && String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == "table inet stb")
+    {
+        found.push("nftables table inet stb in the root namespace".into());
     }
     found
 }
@@ -320,6 +446,13 @@ pub fn check_capabilities() -> Result<(), Unavailable> {
 
 fn add_netns(ns: &Netns) -> Result<(), String> {
     run("ip", &["netns", "add", &ns.name])?;
+    let inode = fs::metadata(ns.path())
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .map_err(|e| format!("{}: {e}", ns.path().display()))?;
+    CREATED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((ns.name.clone(), inode));
     ns.ip(&["link", "set", "lo", "up"])
 }
 
@@ -345,7 +478,19 @@ fn attach(switch: &Netns, port: &str, host: &Host) -> Result<(), String> {
     host.ns.ip(&["link", "set", "eth0", "up"])
 }
 
+/// Kills whatever still runs inside the namespace (grandchildren of a test, or processes of
+/// an interrupted run), then deletes it and its `/etc/netns` files.
 fn delete_netns(name: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<libc::pid_t>().ok())
+        {
+            // SAFETY: kill has no memory-safety preconditions; the pid is a process inside
+            // a namespace this lab (or a stale lab of an earlier run) created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
     let _ = Command::new("ip")
         .args(["netns", "del", name])
         .stderr(Stdio::null())
@@ -355,20 +500,26 @@ fn delete_netns(name: &str) {
 
 /// Removes namespaces of labs whose process is gone (an interrupted earlier run).
 fn sweep_stale() {
-    let Ok(entries) = fs::read_dir(NETNS_RUN) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+    for dir in [NETNS_RUN, NETNS_ETC, UNBOUND_ETC] {
+        let Ok(entries) = fs::read_dir(dir) else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            delete_netns(&name);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                if dir == UNBOUND_ETC {
+                    let _ = fs::remove_file(e.path());
+                } else {
+                    delete_netns(&name);
+                }
+            }
         }
     }
 }

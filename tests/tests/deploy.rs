@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use clap::Parser;
+use dnsload::{BackendKind, Cli, Command, Plan, Schedule};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn workspace_file(rel: &str) -> String {
@@ -47,6 +49,35 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
     let args = strings(&c["args"]);
     assert_eq!(args[0], "run");
 
+    // dnsload's own command line accepts the arguments as Kubernetes passes them (with
+    // `$(NODE_NAME)` expanded), and the validated plan is the bounded, labelled loop we want.
+    let expanded: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("$(NODE_NAME)", "node-a"))
+        .collect();
+    let cli = Cli::try_parse_from(std::iter::once("dnsload".to_string()).chain(expanded))
+        .unwrap_or_else(|e| panic!("dnsload rejects the DaemonSet's args: {e}"));
+    let Command::Run(run) = cli.command else {
+        panic!("not `dnsload run`")
+    };
+    let plan = Plan::from_args(&run).unwrap_or_else(|e| panic!("invalid plan: {e}"));
+    assert_eq!(plan.host, "node-a");
+    assert!(plan.bounds.duration.is_some() || plan.bounds.count.is_some());
+    assert!(matches!(plan.schedule, Schedule::Closed { workers: 1, .. }));
+    assert!(plan.outputs.stdout_taken(), "events must go to stdout");
+    assert!(plan.outputs.quiet, "the log must hold JSON lines only");
+    assert_eq!(
+        plan.outputs.metrics.map(|m| m.port()),
+        Some(9153),
+        "metrics port"
+    );
+    // The pod's own resolv.conf (ClusterFirst: the cluster DNS, ndots:5), as its apps see it.
+    assert_eq!(plan.backend, BackendKind::Stub);
+    assert_eq!(
+        plan.resolver.resolv_conf.as_deref(),
+        Some(Path::new("/etc/resolv.conf"))
+    );
+
     // The node name is the host label, through the downward API.
     assert_eq!(flag(&args, "--host"), Some("$(NODE_NAME)"));
     let env = c["env"].as_vec().unwrap();
@@ -59,8 +90,13 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
         Some("spec.nodeName")
     );
 
-    // Events as JSON lines on stdout, for the log pipeline.
+    // Events and the run's summary as JSON lines on stdout, for the log pipeline.
     assert_eq!(flag(&args, "--events"), Some("/dev/stdout"));
+    assert_eq!(flag(&args, "--summary-json"), Some("/dev/stdout"));
+    assert!(
+        args.iter().any(|a| a == "--quiet"),
+        "human summary in the log"
+    );
 
     // Every run is bounded; the pod restarts it.
     assert!(

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use stubborn_tests::netns::{Lab, leftovers};
-use stubborn_tests::require;
+use stubborn_tests::{assert_clean, require, serial};
 
 /// Starts a UDP echo server inside the lab's resolver namespace; stops when `stop` is set.
 fn echo_server(lab: &Lab, port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
@@ -63,6 +63,7 @@ fn probe(lab: &Lab, i: usize, port: u16, count: u32) -> u32 {
 
 #[test]
 fn lab_wires_hosts_injects_loss_and_leaves_nothing_behind() {
+    let _serial = serial();
     let Some(lab) = require("lab", Lab::new(2)) else {
         return;
     };
@@ -96,4 +97,44 @@ fn lab_wires_hosts_injects_loss_and_leaves_nothing_behind() {
         .filter(|p| p.contains(&id))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    assert_clean();
+}
+
+#[test]
+fn a_lab_left_by_an_interrupted_run_is_swept_with_its_processes() {
+    let _serial = serial();
+    if require("lab_sweep", stubborn_tests::netns::check_capabilities()).is_none() {
+        return;
+    }
+    // What a run killed mid-way leaves: a namespace named after a process that is gone (pids
+    // never reach 4194399), its /etc/netns files, and a process still running inside it.
+    let stale = "stb-4194399-0-h0";
+    let run = |args: &[&str]| {
+        let ok = std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip {args:?}");
+    };
+    run(&["netns", "add", stale]);
+    std::fs::create_dir_all(format!("/etc/netns/{stale}")).unwrap();
+    std::fs::write(
+        format!("/etc/netns/{stale}/resolv.conf"),
+        "nameserver 198.18.0.1\n",
+    )
+    .unwrap();
+    let mut orphan = std::process::Command::new("ip")
+        .args(["netns", "exec", stale, "sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let lab = Lab::new(0).expect("lab");
+    drop(lab);
+    assert!(!std::path::Path::new(&format!("/var/run/netns/{stale}")).exists());
+    assert!(!std::path::Path::new(&format!("/etc/netns/{stale}")).exists());
+    // The sweep killed the process inside (we only reap it).
+    let status = orphan.wait().unwrap();
+    assert!(!status.success(), "sleep was not killed: {status}");
+    assert_clean();
 }

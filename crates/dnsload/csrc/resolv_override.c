@@ -110,6 +110,10 @@ int dnsload_res_apply(const struct dnsload_res_conf *c)
 void dnsload_res_read(struct dnsload_res_state *out)
 {
     memset(out, 0, sizeof(*out));
+    /* Without an override nothing has initialised this thread's state yet: read the system's
+       configuration as getaddrinfo will (res_init reads /etc/resolv.conf, sends nothing). */
+    if (!(_res.options & RES_INIT) && res_init() != 0)
+        return;
     if (!(_res.options & RES_INIT))
         return;
     out->nscount = _res.nscount;

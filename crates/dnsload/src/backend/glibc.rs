@@ -306,6 +306,18 @@ mod tests {
         assert_eq!(state.search, vec!["corp.test", "b.test"]);
     }
 
+    #[cfg(dnsload_glibc)]
+    #[test]
+    fn without_an_override_a_fresh_thread_reads_the_system_state() {
+        // Nothing has called res_init on this thread: read() must initialise it from the
+        // system's configuration (reading the file only; nothing is sent), or the system
+        // backend's wrong_name rule has no search list. Retrans is never 0 once initialised.
+        let state = std::thread::spawn(read).join().unwrap();
+        let state = state.expect("read() initialises the thread's resolver state");
+        assert!(!state.retrans.is_zero(), "{state:?}");
+        assert!(state.retry >= 1, "{state:?}");
+    }
+
     #[test]
     fn verify_names_what_did_not_take() {
         let state = ResolverState {

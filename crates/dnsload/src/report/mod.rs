@@ -38,6 +38,7 @@ struct Inputs {
     events: Vec<Event>,
     intervals: Vec<hlog::Interval>,
     files: usize,
+    skipped_lines: u64,
 }
 
 /// One host in the merged report.
@@ -97,6 +98,8 @@ pub struct Signature {
 pub struct MergedReport {
     /// Files read.
     pub files: usize,
+    /// Lines in JSON-lines files that held no dnsload record (log-pipeline noise), skipped.
+    pub skipped_lines: u64,
     /// Runs seen (distinct run ids).
     pub runs: usize,
     /// Hosts, ranked: most failing first.
@@ -174,14 +177,23 @@ fn read_file(path: &Path, inputs: &mut Inputs) -> Result<()> {
             .map_err(|e| bad(path, format!("not a dnsload summary: {e}")))?;
         return add_summary(path, summary, inputs);
     }
-    // One JSON object per line: events, or a one-line summary.
+    // One JSON object per line: events, or a one-line summary. Logs collected from a cluster
+    // carry other lines too (a pod's own errors, `kubectl logs --timestamps` or `stern`
+    // prefixes): a record is read from the first `{` of its line, and a line that holds no
+    // dnsload record is skipped and counted. A line that claims to be a record but does not
+    // fit the schema is an error: it is a damaged record, not noise.
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| bad(path, format!("line {}: not JSON: {e}", i + 1)))?;
+        let Some(value) = line
+            .find('{')
+            .and_then(|at| serde_json::from_str::<serde_json::Value>(&line[at..]).ok())
+        else {
+            inputs.skipped_lines += 1;
+            continue;
+        };
         match value.get("kind").and_then(|k| k.as_str()) {
             Some("event") => {
                 let event: Event = serde_json::from_value(value)
@@ -194,12 +206,7 @@ fn read_file(path: &Path, inputs: &mut Inputs) -> Result<()> {
                 })?;
                 add_summary(path, summary, inputs)?;
             }
-            _ => {
-                return Err(bad(
-                    path,
-                    format!("line {}: not a dnsload record (no \"kind\")", i + 1),
-                ));
-            }
+            _ => inputs.skipped_lines += 1,
         }
     }
     Ok(())
@@ -389,6 +396,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
     let has_h = !inputs.intervals.is_empty();
     Ok(MergedReport {
         files: inputs.files,
+        skipped_lines: inputs.skipped_lines,
         runs: runs.len(),
         hosts,
         bucket_s: width_ms as f64 / 1e3,
@@ -431,6 +439,13 @@ fn render_text(m: &MergedReport) -> String {
         m.runs,
         m.files
     );
+    if m.skipped_lines > 0 {
+        let _ = writeln!(
+            t,
+            "  ({} line(s) held no dnsload record and were skipped)",
+            m.skipped_lines
+        );
+    }
     let _ = writeln!(t, "\nErrors per host (most failing first):");
     let shown: Vec<Class> = Class::ALL
         .into_iter()

@@ -96,10 +96,10 @@ async fn bad_report_inputs_name_the_file_and_line() {
         "line 1: not a dnsload event",
     )
     .await;
-    std::fs::write(&f, "{\"a\":1}\n").unwrap();
+    std::fs::write(&f, "{\"kind\":\"summary\",\"schema\":1}\n").unwrap();
     fails(
         &["report", f.to_str().unwrap()],
-        "line 1: not a dnsload record",
+        "line 1: not a dnsload summary",
     )
     .await;
     fails(

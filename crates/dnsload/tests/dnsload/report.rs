@@ -144,6 +144,29 @@ async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
     assert_eq!(merged.hosts.len(), 1);
     assert_eq!(merged.hosts[0].queries, Some(10));
     assert_eq!(merged.hosts[0].classes.nxdomain, 5);
+    assert_eq!(merged.skipped_lines, 0);
+
+    // The same stream as a cluster's log pipeline hands it over: every line prefixed with a
+    // timestamp (`kubectl logs --timestamps`), and a line of the pod's own in between.
+    let noisy = dir.join("pod-1.timestamps.log");
+    let mut text = String::from("2026-11-23T10:00:00.000000000Z starting dnsload\n");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        text.push_str(&format!("2026-11-23T10:00:01.000000000Z {line}\n"));
+    }
+    std::fs::write(&noisy, text).unwrap();
+    let merged = dnsload::report(&ReportArgs {
+        files: vec![noisy],
+        svg: None,
+        json: true,
+        bucket: None,
+    })
+    .unwrap();
+    assert_eq!(
+        merged.skipped_lines, 1,
+        "the pod's own line is skipped, counted"
+    );
+    assert_eq!(merged.hosts[0].queries, Some(10));
+    assert_eq!(merged.hosts[0].classes.nxdomain, 5);
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
