@@ -178,12 +178,15 @@ impl SearchRule {
         if dots < usize::from(self.ndots) {
             return false;
         }
-        let answer = answer.trim_end_matches('.');
+        // Compared as bytes: the answer comes from the network (or getaddrinfo) and may hold
+        // non-ASCII bytes, so a cut at the probe's length need not fall on a char boundary.
+        let answer = answer.trim_end_matches('.').as_bytes();
+        let probe = probe.as_bytes();
         self.search.iter().any(|domain| {
-            let domain = domain.trim_matches('.');
+            let domain = domain.trim_matches('.').as_bytes();
             answer.len() == probe.len() + 1 + domain.len()
                 && answer[..probe.len()].eq_ignore_ascii_case(probe)
-                && answer.as_bytes()[probe.len()] == b'.'
+                && answer[probe.len()] == b'.'
                 && answer[probe.len() + 1..].eq_ignore_ascii_case(domain)
         })
     }
@@ -239,6 +242,18 @@ mod tests {
             ndots: 5,
         };
         assert!(!k8s.is_wrong_name("drop.test", "drop.test.corp.test."));
+    }
+
+    #[test]
+    fn wrong_name_survives_non_ascii_answers() {
+        let rule = SearchRule {
+            search: vec!["c".into()],
+            ndots: 0,
+        };
+        // As long as "ab.c" in bytes, but byte 2 falls inside "é": no panic, no match.
+        assert!(!rule.is_wrong_name("ab", "aéc"));
+        assert!(!rule.is_wrong_name("é", "é.d"));
+        assert!(rule.is_wrong_name("é", "é.C."));
     }
 
     #[test]

@@ -165,10 +165,20 @@ pub struct DemoArgs {
 }
 
 /// Parses `1s`, `200ms`, `1m30s`.
+///
+/// At most [`MAX_DURATION`]: every duration flag ends up added to a clock reading, and a far
+/// longer one (`500000000000years` parses) would overflow it.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration like 1s or 200ms ({e})"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 1s or 200ms ({e})"))?;
+    if d > MAX_DURATION {
+        return Err(format!("`{s}` is longer than 366 days"));
+    }
+    Ok(d)
 }
+
+/// The longest duration any flag takes: 366 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 
 #[cfg(test)]
 mod tests {
@@ -224,5 +234,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown class `lost`"), "{err}");
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(
+            parse_duration("366days").unwrap(),
+            Duration::from_secs(366 * 86_400)
+        );
+        // Added to an Instant, this panicked (--duration, --pause, --timeout).
+        let err = parse_duration("500000000000years").unwrap_err();
+        assert!(err.contains("longer than"), "{err}");
+        assert!(parse_duration("367days").is_err());
     }
 }

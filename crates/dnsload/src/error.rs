@@ -65,7 +65,7 @@ pub enum Error {
     GlibcRequired(&'static str),
     /// The stub resolver could not be configured; check the resolver flags or file.
     #[error("resolver configuration: {0}")]
-    Resolver(String),
+    Resolver(#[source] stubborn::Error),
     /// A socket or runtime operation failed.
     #[error("{context}: {source}")]
     Io {

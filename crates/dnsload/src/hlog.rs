@@ -129,7 +129,9 @@ pub fn read(text: &[u8]) -> Result<Vec<Interval>, String> {
                     .map_err(|e| format!("bad histogram: {e:?}"))?;
                 out.push(Interval {
                     tag: i.tag().map(|t| t.as_str().to_string()),
-                    start: base + i.start_timestamp(),
+                    start: base.checked_add(i.start_timestamp()).ok_or_else(|| {
+                        "an interval's timestamp is past the end of time".to_string()
+                    })?,
                     length: i.duration(),
                     histogram,
                 });
@@ -171,5 +173,24 @@ mod tests {
         assert!(intervals[0].histogram.max() >= 499_000);
         assert_eq!(intervals[1].histogram.len(), 1);
         assert!(read(b"not a log\n").is_err());
+    }
+
+    #[test]
+    fn timestamps_past_the_end_of_time_are_an_error_not_a_panic() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut buf = Vec::new();
+        let mut w = HlogWriter::start(&mut buf, "r1", "a", "raw", start).unwrap();
+        let mut h = new_histogram();
+        record(&mut h, Duration::from_millis(1));
+        w.interval(&h, start, Duration::from_secs(5)).unwrap();
+        drop(w);
+        let text = String::from_utf8(buf).unwrap();
+        let line = text.lines().find(|l| l.starts_with("Tag=")).unwrap();
+        let huge = format!(
+            "#[BaseTime: {}.000 (seconds since epoch)]\n{line}\n",
+            u64::MAX
+        );
+        let e = read(huge.as_bytes()).unwrap_err();
+        assert!(e.contains("timestamp"), "{e}");
     }
 }

@@ -64,7 +64,8 @@ fn exit_code(e: &Error) -> u8 {
         | Error::Unbounded
         | Error::NoNames
         | Error::BadInput { .. }
-        | Error::MetricsNotLoopback(_) => 2,
+        | Error::MetricsNotLoopback(_)
+        | Error::Resolver(_) => 2,
         Error::File { action, .. } if *action == "cannot read" => 2,
         _ => 1,
     }

@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 const MAX_WORKERS: usize = 1024;
 /// Highest open-loop rate; beyond this the scheduler's own timing dominates.
 const MAX_RATE: f64 = 100_000.0;
+/// Lowest open-loop rate: one lookup every 1000 s. Far lower rates are typos, and their
+/// interval overflows a `Duration` (1e-300 per second panicked in the scheduler).
+const MIN_RATE: f64 = 0.001;
+/// Most lookups in flight an open loop may be given (each holds a task and, for raw, a socket).
+const MAX_IN_FLIGHT: usize = 100_000;
 /// Default most lookups in flight in an open loop.
 const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 /// Default getaddrinfo pool size in an open loop.
@@ -298,15 +303,18 @@ fn schedule(args: &RunArgs) -> Result<Schedule> {
                     why: "an open loop does not wait for answers, so there is nothing to pause after",
                 });
             }
-            if !rate.is_finite() || rate <= 0.0 || rate > MAX_RATE {
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
                 return Err(Error::flag(
                     "--rate",
-                    format!("{rate} is not between 0 and {MAX_RATE} lookups per second"),
+                    format!("{rate} is not between {MIN_RATE} and {MAX_RATE} lookups per second"),
                 ));
             }
             let max_in_flight = args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-            if max_in_flight == 0 {
-                return Err(Error::flag("--max-in-flight", "must be at least 1"));
+            if max_in_flight == 0 || max_in_flight > MAX_IN_FLIGHT {
+                return Err(Error::flag(
+                    "--max-in-flight",
+                    format!("{max_in_flight} is not between 1 and {MAX_IN_FLIGHT}"),
+                ));
             }
             Ok(Schedule::Open {
                 rate,
@@ -583,6 +591,54 @@ mod tests {
     }
 
     #[test]
+    fn rates_outside_the_bounds_are_refused() {
+        let with_rate = |rate: &str| {
+            plan(&[
+                "--server",
+                "127.0.0.1",
+                "--name",
+                "a",
+                "--count",
+                "1",
+                "--rate",
+                rate,
+            ])
+        };
+        // 1e-300 per second: an interval no Duration can hold (it panicked in the scheduler).
+        for bad in ["0", "NaN", "inf", "1e-300", "0.0001", "100001"] {
+            let e = with_rate(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --rate"), "{bad}: {e}");
+        }
+        for good in ["0.001", "0.5", "100000"] {
+            assert!(with_rate(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn max_in_flight_is_bounded() {
+        let with = |n: &str| {
+            plan(&[
+                "--server",
+                "127.0.0.1",
+                "--name",
+                "a",
+                "--count",
+                "1",
+                "--rate",
+                "10",
+                "--max-in-flight",
+                n,
+            ])
+        };
+        assert!(with("100000").is_ok());
+        // u64::MAX permits panicked in tokio's Semaphore::new.
+        for bad in ["0", "100001", "18446744073709551615"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --max-in-flight"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn servers_parse_with_default_port() {
         assert_eq!(parse_server("10.0.0.1").unwrap().port(), 53);
         assert_eq!(parse_server("127.0.0.1:5353").unwrap().port(), 5353);
@@ -608,6 +664,10 @@ mod tests {
                 .contains("IPv4")
         );
         assert!(with(&["--attempts", "9"]).is_err());
+        // glibc would send nothing with 0 attempts, and reads a 0 s timeout as 1 s.
+        assert!(with(&["--attempts", "0"]).is_err());
+        assert!(with(&["--timeout", "0s"]).is_err());
+        assert!(with(&["--timeout", "30s", "--attempts", "5"]).is_ok());
         let p = with(&["--timeout", "1s", "--server", "127.0.0.1:5353"]).unwrap();
         assert!(p.resolver.overrides_system());
         assert_eq!(p.resolver.deadline, Duration::from_secs(30));

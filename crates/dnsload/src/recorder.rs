@@ -46,8 +46,16 @@ pub fn new_run_id() -> String {
 }
 
 /// Formats a wall-clock time as RFC 3339 with milliseconds.
+///
+/// A time humantime cannot write (after the year 9999, read from a corrupt file) is written as
+/// milliseconds since the epoch instead of panicking in `to_string`.
 pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+    use std::fmt::Write;
+    let mut text = String::new();
+    if write!(text, "{}", humantime::format_rfc3339_millis(t)).is_err() {
+        text = format!("{} ms after the epoch", unix_ms(t));
+    }
+    text
 }
 
 /// Milliseconds since the epoch.

@@ -90,17 +90,27 @@ impl ClassCounts {
             Class::Hung => &mut self.hung,
             Class::Error => &mut self.error,
         };
-        *slot += n;
+        *slot = slot.saturating_add(n);
     }
 
-    /// Sum over every class.
+    /// Sum over every class (saturating: counts read from files can be anything).
     pub fn total(&self) -> u64 {
-        Class::ALL.iter().map(|c| self.get(*c)).sum()
+        self.checked_total().unwrap_or(u64::MAX)
     }
 
-    /// Sum over every class but `ok`.
+    /// Sum over every class; `None` when it does not fit in a `u64`.
+    pub fn checked_total(&self) -> Option<u64> {
+        Class::ALL
+            .iter()
+            .try_fold(0u64, |sum, c| sum.checked_add(self.get(*c)))
+    }
+
+    /// Sum over every class but `ok` (saturating).
     pub fn failures(&self) -> u64 {
-        self.total() - self.ok
+        Class::ALL
+            .iter()
+            .filter(|c| **c != Class::Ok)
+            .fold(0u64, |sum, c| sum.saturating_add(self.get(*c)))
     }
 }
 

@@ -158,10 +158,8 @@ where
                         }
                         let index = (k % names.len() as u64) as usize;
                         let wall_start = SystemTime::now();
-                        let lookup = backend.lookup(&names[index]);
-                        let outcome = tokio::select! {
-                            o = lookup => o,
-                            _ = stop.stopped() => return,
+                        let Some(outcome) = look_up(&*backend, &names[index], &stop).await else {
+                            return;
                         };
                         sink(Sample {
                             name_index: index,
@@ -222,10 +220,8 @@ where
                     let _permit = permit;
                     let started = Instant::now();
                     let wall_start = SystemTime::now() - (started - intended);
-                    let lookup = backend.lookup(&names[index]);
-                    let outcome = tokio::select! {
-                        o = lookup => o,
-                        _ = stop.stopped() => return,
+                    let Some(outcome) = look_up(&*backend, &names[index], &stop).await else {
+                        return;
                     };
                     sink(Sample {
                         name_index: index,
@@ -247,6 +243,14 @@ where
         StopReason::Duration
     } else {
         StopReason::Count
+    }
+}
+
+/// One lookup, abandoned (`None`) when a stop is asked before it returns.
+async fn look_up(backend: &dyn Backend, name: &str, stop: &Stop) -> Option<Outcome> {
+    tokio::select! {
+        outcome = backend.lookup(name) => Some(outcome),
+        _ = stop.stopped() => None,
     }
 }
 

@@ -13,7 +13,9 @@
 //!   it stops with that failure by default ([`SearchPolicy::StopOnFailure`]); the opt-in
 //!   [`SearchPolicy::ContinueOnFailure`] walks on but still never reports not-found. So
 //!   [`Error::is_not_found`] is true only if every candidate tried got an NXDOMAIN/NODATA reply:
-//!   a lost packet can neither become "no such host" nor the address of another name.
+//!   a lost packet can never become "no such host", and under the default policy not the
+//!   address of another name either (the continue policy exists to take a later search
+//!   name's answer after a failure, so it can).
 //! - **Cancellation.** A lookup is one future: no task is spawned, nothing blocks. Dropping it
 //!   closes its sockets at once and leaves nothing running.
 //! - **Strict replies.** Each attempt uses a fresh ephemeral port and a fresh random ID from a

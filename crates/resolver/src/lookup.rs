@@ -48,6 +48,17 @@ struct Found {
     server: std::net::SocketAddr,
 }
 
+impl Found {
+    /// The records of one question's answer, with nothing from the other family.
+    fn new(answered: Answered, server: std::net::SocketAddr) -> Self {
+        Found {
+            answered,
+            extra: Vec::new(),
+            server,
+        }
+    }
+}
+
 /// What one candidate came to.
 struct CandidateResult {
     outcome: Outcome,
@@ -338,15 +349,9 @@ fn conclude(
 /// One question's outcome as a candidate outcome.
 fn single(outcome: TypeOutcome) -> (Outcome, Option<Found>, Option<io::ErrorKind>) {
     match outcome {
-        TypeOutcome::Answer { answered, server } => (
-            Outcome::Answer,
-            Some(Found {
-                answered,
-                extra: Vec::new(),
-                server,
-            }),
-            None,
-        ),
+        TypeOutcome::Answer { answered, server } => {
+            (Outcome::Answer, Some(Found::new(answered, server)), None)
+        }
         TypeOutcome::NoData => (Outcome::NoData, None, None),
         TypeOutcome::NxDomain => (Outcome::NxDomain, None, None),
         TypeOutcome::Failed { kind, io } => (Outcome::Failed(kind), None, io),
@@ -366,15 +371,9 @@ fn merge(a: TypeOutcome, aaaa: TypeOutcome) -> (Outcome, Option<Found>, Option<i
             (Outcome::Answer, Some(found), None)
         }
         (TypeOutcome::Answer { answered, server }, _)
-        | (_, TypeOutcome::Answer { answered, server }) => (
-            Outcome::Answer,
-            Some(Found {
-                answered,
-                extra: Vec::new(),
-                server,
-            }),
-            None,
-        ),
+        | (_, TypeOutcome::Answer { answered, server }) => {
+            (Outcome::Answer, Some(Found::new(answered, server)), None)
+        }
         (TypeOutcome::Failed { kind, io }, _) | (_, TypeOutcome::Failed { kind, io }) => {
             (Outcome::Failed(kind), None, io)
         }
@@ -425,20 +424,8 @@ mod tests {
 
     mod iron_rule {
         use super::*;
+        use crate::walk::tests::outcome;
         use proptest::prelude::*;
-
-        fn outcome() -> impl Strategy<Value = Outcome> {
-            prop_oneof![
-                Just(Outcome::Answer),
-                Just(Outcome::NoData),
-                Just(Outcome::NxDomain),
-                Just(Outcome::Failed(ErrorKind::Timeout)),
-                Just(Outcome::Failed(ErrorKind::ServFail)),
-                Just(Outcome::Failed(ErrorKind::Refused)),
-                Just(Outcome::Failed(ErrorKind::Network)),
-                Just(Outcome::Failed(ErrorKind::Malformed)),
-            ]
-        }
 
         /// Drives the walk over per-candidate outcomes as `Inner::lookup` does, and concludes.
         fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
@@ -456,11 +443,7 @@ mod tests {
                     let TypeOutcome::Answer { answered, server } = answered() else {
                         unreachable!()
                     };
-                    found = Some(Found {
-                        answered,
-                        extra: Vec::new(),
-                        server,
-                    });
+                    found = Some(Found::new(answered, server));
                 }
                 if walk.record(outcome) == Step::Stop {
                     break;

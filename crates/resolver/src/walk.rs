@@ -91,11 +91,12 @@ impl Walk {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn outcome() -> impl Strategy<Value = Outcome> {
+    /// Any candidate outcome (shared with the lookup's own iron-rule property test).
+    pub(crate) fn outcome() -> impl Strategy<Value = Outcome> {
         prop_oneof![
             Just(Outcome::Answer),
             Just(Outcome::NoData),

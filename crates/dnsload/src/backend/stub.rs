@@ -38,7 +38,7 @@ impl StubBackend {
                 .collect(),
             ndots: config.ndots(),
         };
-        let resolver = Resolver::new(config).map_err(|e| Error::Resolver(e.to_string()))?;
+        let resolver = Resolver::new(config).map_err(Error::Resolver)?;
         Ok(StubBackend {
             resolver,
             record_type,
@@ -50,9 +50,7 @@ impl StubBackend {
     pub fn config_from_plan(plan: &Plan) -> Result<Config> {
         let r = &plan.resolver;
         let mut config = match &r.resolv_conf {
-            Some(path) => {
-                Config::from_resolv_conf(path).map_err(|e| Error::Resolver(e.to_string()))?
-            }
+            Some(path) => Config::from_resolv_conf(path).map_err(Error::Resolver)?,
             None => Config::new(r.servers.clone()),
         };
         if r.resolv_conf.is_some() && !r.servers.is_empty() {

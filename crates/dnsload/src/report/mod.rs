@@ -213,14 +213,14 @@ fn read_file(path: &Path, inputs: &mut Inputs) -> Result<()> {
 }
 
 fn add_summary(path: &Path, s: Summary, inputs: &mut Inputs) -> Result<()> {
-    if s.classes.total() != s.queries {
+    let total = s.classes.checked_total();
+    if total != Some(s.queries) {
+        let sum = total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string());
         return Err(bad(
             path,
             format!(
-                "summary of run {} is inconsistent: classes sum to {}, queries {}",
-                s.run_id,
-                s.classes.total(),
-                s.queries
+                "summary of run {} is inconsistent: classes sum to {sum}, queries {}",
+                s.run_id, s.queries
             ),
         ));
     }
@@ -236,7 +236,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
     for s in &inputs.summaries {
         runs.insert(&s.run_id);
         let e = from_summary.entry(s.host.clone()).or_default();
-        e.0 += s.queries;
+        e.0 = e.0.saturating_add(s.queries);
         for c in Class::ALL {
             e.1.add(c, s.classes.get(c));
         }
@@ -289,7 +289,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
     let mut per_host: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut parts_sum = 0u64;
     for i in &inputs.intervals {
-        parts_sum += i.histogram.len();
+        parts_sum = parts_sum.saturating_add(i.histogram.len());
         merged_h.add(&i.histogram).map_err(|e| {
             Error::io(
                 "merging histograms",
@@ -422,8 +422,16 @@ fn auto_bucket_ms(span_ms: u64) -> u64 {
 
 fn render_text(m: &MergedReport) -> String {
     let mut t = String::new();
-    let lookups: u64 = m.hosts.iter().filter_map(|h| h.queries).sum();
-    let failures: u64 = m.hosts.iter().map(|h| h.failures).sum();
+    let lookups = m
+        .hosts
+        .iter()
+        .filter_map(|h| h.queries)
+        .fold(0u64, u64::saturating_add);
+    let failures = m
+        .hosts
+        .iter()
+        .map(|h| h.failures)
+        .fold(0u64, u64::saturating_add);
     let _ = writeln!(
         t,
         "dnsload report: {} host(s), {} run(s), {} file(s); {lookups} lookups in summaries, {failures} failures",

@@ -110,6 +110,49 @@ async fn bad_report_inputs_name_the_file_and_line() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Durations too long to add to a clock are refused as flags, not panicked on.
+#[tokio::test]
+async fn absurd_durations_are_refused() {
+    for flag in ["--duration", "--pause", "--timeout", "--slow"] {
+        fails(
+            &[
+                "run",
+                "--backend",
+                "raw",
+                "--server",
+                "127.0.0.1:9",
+                "--name",
+                "a.test",
+                "--count",
+                "1",
+                flag,
+                "500000000000years",
+            ],
+            "longer than",
+        )
+        .await;
+    }
+}
+
+/// A resolv.conf the stub backend cannot read is a bad input file (status 2), as a bad
+/// --names file is.
+#[tokio::test]
+async fn an_unreadable_resolv_conf_is_bad_input() {
+    fails(
+        &[
+            "run",
+            "--resolv-conf",
+            "/nonexistent/resolv.conf",
+            "--name",
+            "a",
+            "--count",
+            "1",
+        ],
+        "cannot read /nonexistent/resolv.conf",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_closed_stdout_is_not_an_error() {
     let dir = tmpdir("pipe");

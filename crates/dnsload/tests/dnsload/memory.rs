@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use dnsload::Summary;
-
-use crate::util::{args, server, tmpdir};
+use crate::util::{raw_run, read_summary, server, spawn, tmpdir, wait};
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -23,13 +21,9 @@ async fn memory_stays_flat_over_a_fast_bounded_run() {
     let dir = tmpdir("memory");
     let (ev, sum) = (dir.join("ev.jsonl"), dir.join("sum.json"));
     // A separate process, so the measurement is of dnsload alone.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
-        .args(args(&[
-            "run",
-            "--backend",
-            "raw",
-            "--server",
-            &s.addr().to_string(),
+    let child = spawn(raw_run(
+        &s,
+        &[
             "--timeout",
             "100ms",
             "--name",
@@ -47,19 +41,15 @@ async fn memory_stays_flat_over_a_fast_bounded_run() {
             "--summary-json",
             sum.to_str().unwrap(),
             "--quiet",
-        ]))
-        .spawn()
-        .unwrap();
+        ],
+    ));
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let early = rss_kib(pid);
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let late = rss_kib(pid);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success());
-    let summary: Summary = serde_json::from_str(&std::fs::read_to_string(&sum).unwrap()).unwrap();
+    assert!(wait(child).await.success());
+    let summary = read_summary(&sum);
     let c = summary.classes;
     assert!(summary.queries >= 4000, "{}", summary.queries);
     assert_eq!(c.total(), summary.queries);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use dnsload::{Class, ReportArgs};
 
-use crate::util::{args, dnsload, server, tmpdir};
+use crate::util::{assert_ran, dnsload, raw_run, server, tmpdir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_merge_with_the_lossy_host_first() {
@@ -23,36 +23,30 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
             dir.join(format!("{host}.json")),
             dir.join(format!("{host}.hlog")),
         );
-        let out = dnsload(args(&[
-            "run",
-            "--backend",
-            "raw",
-            "--server",
-            &s.addr().to_string(),
-            "--timeout",
-            "150ms",
-            "--name",
-            "ok.test",
-            "--rate",
-            "400",
-            "--count",
-            "200",
-            "--host",
-            host,
-            "--events",
-            ev.to_str().unwrap(),
-            "--summary-json",
-            sum.to_str().unwrap(),
-            "--hlog",
-            hl.to_str().unwrap(),
-            "--quiet",
-        ]))
+        let out = dnsload(raw_run(
+            &s,
+            &[
+                "--timeout",
+                "150ms",
+                "--name",
+                "ok.test",
+                "--rate",
+                "400",
+                "--count",
+                "200",
+                "--host",
+                host,
+                "--events",
+                ev.to_str().unwrap(),
+                "--summary-json",
+                sum.to_str().unwrap(),
+                "--hlog",
+                hl.to_str().unwrap(),
+                "--quiet",
+            ],
+        ))
         .await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ran(&out);
         queries += 200;
         files.extend([ev, sum, hl]);
         s.shutdown().await;
@@ -116,27 +110,25 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
     let s = server(&[], 2).await;
-    let out = dnsload(args(&[
-        "run",
-        "--backend",
-        "raw",
-        "--server",
-        &s.addr().to_string(),
-        "--name",
-        "nx.test",
-        "--name",
-        "ok.test",
-        "--count",
-        "10",
-        "--host",
-        "pod-1",
-        "--events",
-        "-",
-        "--summary-json",
-        "-",
-    ]))
+    let out = dnsload(raw_run(
+        &s,
+        &[
+            "--name",
+            "nx.test",
+            "--name",
+            "ok.test",
+            "--count",
+            "10",
+            "--host",
+            "pod-1",
+            "--events",
+            "-",
+            "--summary-json",
+            "-",
+        ],
+    ))
     .await;
-    assert!(out.status.success());
+    assert_ran(&out);
     // The human summary went to stderr, so stdout is only JSON lines.
     assert!(String::from_utf8_lossy(&out.stderr).contains("dnsload raw on pod-1"));
     let dir = tmpdir("stream");
@@ -176,5 +168,79 @@ async fn a_stdout_stream_of_events_and_summary_is_a_report_input() {
     assert_eq!(merged.hosts[0].queries, Some(10));
     assert_eq!(merged.hosts[0].classes.nxdomain, 5);
     s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Input files come from many machines and may be corrupt: absurd numbers in them give an
+/// error or a saturated figure, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_numbers_in_input_files_do_not_panic() {
+    let s = server(&[], 3).await;
+    let dir = tmpdir("absurd");
+    let real = dir.join("real.json");
+    let out = dnsload(raw_run(
+        &s,
+        &[
+            "--name",
+            "ok.test",
+            "--count",
+            "2",
+            "--host",
+            "h",
+            "--summary-json",
+            real.to_str().unwrap(),
+            "--quiet",
+        ],
+    ))
+    .await;
+    assert_ran(&out);
+    s.shutdown().await;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    let report = |files: Vec<PathBuf>| {
+        dnsload::report(&ReportArgs {
+            files,
+            svg: Some(dir.join("absurd.svg")),
+            json: false,
+            bucket: None,
+        })
+    };
+
+    // Class counts whose sum does not fit in 64 bits: an inconsistent summary.
+    let mut overflowing = summary.clone();
+    overflowing["classes"]["ok"] = u64::MAX.into();
+    overflowing["classes"]["timeout"] = 1.into();
+    let f = dir.join("overflowing.json");
+    std::fs::write(&f, overflowing.to_string()).unwrap();
+    let e = report(vec![f]).unwrap_err().to_string();
+    assert!(e.contains("inconsistent"), "{e}");
+
+    // Two consistent summaries of one host whose sum does not fit: saturated.
+    let mut files = Vec::new();
+    for run in ["r1", "r2"] {
+        let mut big = summary.clone();
+        big["run_id"] = run.into();
+        big["queries"] = u64::MAX.into();
+        big["classes"]["ok"] = u64::MAX.into();
+        let f = dir.join(format!("{run}.json"));
+        std::fs::write(&f, big.to_string()).unwrap();
+        files.push(f);
+    }
+    let merged = report(files).unwrap();
+    assert_eq!(merged.hosts[0].queries, Some(u64::MAX));
+
+    // An event dated after the year 9999.
+    let late = dir.join("late.events");
+    std::fs::write(
+        &late,
+        format!(
+            r#"{{"schema":1,"kind":"event","run_id":"late","host":"h","backend":"raw","name":"ok.test","class":"timeout","elapsed_ms":1.0,"latency_ms":1.0,"start":"?","start_unix_ms":{}}}
+"#,
+            u64::MAX
+        ),
+    )
+    .unwrap();
+    let merged = report(vec![late]).unwrap();
+    assert_eq!(merged.over_time.len(), 1);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,12 +1,12 @@
 //! Shared fixtures: an in-process faultdns, plans from command lines, temp dirs, the binary.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Output};
 use std::sync::Arc;
 
 use clap::Parser;
-use dnsload::{Backend, Cli, Command, Plan, RunReport, Stop};
+use dnsload::{Backend, Cli, Command, Plan, RunReport, Stop, Summary};
 
 /// Records every test zone has. None of these names is in /etc/hosts.
 pub const RECORDS: &[&str] = &[
@@ -88,6 +88,44 @@ pub async fn dnsload(args: Vec<String>) -> Output {
     })
     .await
     .unwrap()
+}
+
+/// `dnsload run --backend raw --server ADDR` followed by `flags`, for the binary.
+pub fn raw_run(server: &faultdns::Server, flags: &[&str]) -> Vec<String> {
+    let addr = server.addr().to_string();
+    let mut a = args(&["run", "--backend", "raw", "--server", &addr]);
+    a.extend(args(flags));
+    a
+}
+
+/// Asserts that the binary exited with status 0, showing its stderr otherwise.
+pub fn assert_ran(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts the dnsload binary in the background (for tests that watch it while it runs).
+pub fn spawn(args: Vec<String>) -> Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+        .args(&args)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Waits for a spawned binary off the async runtime, so in-process servers keep serving.
+pub async fn wait(mut child: Child) -> ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().expect("the binary exits"))
+        .await
+        .unwrap()
+}
+
+/// Reads a `--summary-json` file.
+pub fn read_summary(path: &Path) -> Summary {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("a summary")
 }
 
 /// `127.0.0.1:PORT` of a port nothing listens on (UDP).

@@ -108,6 +108,18 @@ async fn run(policy: SearchPolicy, behaviours: Vec<Behaviour>) -> Result<(), Tes
             want
         ),
     }
+    let traced = match &result {
+        Ok(answer) => answer.trace().len(),
+        Err(e) => e.trace().len(),
+    };
+    prop_assert_eq!(traced, asked, "one trace entry per candidate asked");
+    for i in 0..asked {
+        prop_assert!(
+            server.queries_for(&candidate(i, n)) > 0,
+            "candidate {} not asked",
+            i
+        );
+    }
     for i in asked..n {
         prop_assert_eq!(
             server.queries_for(&candidate(i, n)),
