@@ -180,9 +180,9 @@ mod tests {
 
     #[test]
     fn jobs_for_other_hosts_are_refused() {
-        let job = r#"{"peer":"stubborn","scenario":{"kind":"cold-start"},"server":"10.255.255.53:53","resolv_conf":"/x","tag":"t"}"#;
+        let job = r#"{"peer":"stubborn","scenario":{"kind":"cold-start"},"server":"192.0.2.53:53","resolv_conf":"/x","tag":"t"}"#;
         assert!(super::job(job).is_err());
-        let job = job.replace("10.255.255.53:53", "127.0.0.1:5353");
+        let job = job.replace("192.0.2.53:53", "127.0.0.1:5353");
         assert!(super::job(&job).is_ok());
     }
 }
