@@ -16,7 +16,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -543,18 +543,15 @@ fn poll_in_flight(
 
 /// A non-blocking UDP socket on a fresh ephemeral port, connected to `server` (so the kernel
 /// reports ICMP port unreachable as ECONNREFUSED, and drops datagrams from other sources).
+///
+/// Three system calls: `socket` (created non-blocking and close-on-exec, no `fcntl`), `connect`
+/// (which binds a fresh ephemeral port itself: no `bind(0)`), and tokio's `epoll_ctl`.
 fn udp_socket(server: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(
         Domain::for_address(server),
-        Type::DGRAM,
+        Type::DGRAM.nonblocking(),
         Some(Protocol::UDP),
     )?;
-    socket.set_nonblocking(true)?;
-    let local = match server {
-        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-    };
-    socket.bind(&local.into())?;
     socket.connect(&server.into())?;
     UdpSocket::from_std(socket.into())
 }
