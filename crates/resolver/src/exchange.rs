@@ -16,6 +16,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -162,7 +163,8 @@ struct InFlight {
 
 /// What happened on a socket.
 enum Event {
-    Datagram { len: usize, from: SocketAddr },
+    /// A datagram, copied out of the receive buffer at its own length.
+    Datagram { datagram: Vec<u8>, from: SocketAddr },
     Error(io::Error),
 }
 
@@ -193,7 +195,6 @@ impl Exchange<'_> {
     async fn run(mut self) -> TypeOutcome {
         let n = self.servers.len();
         let start = self.servers.start(std::time::Instant::now());
-        let mut buf = vec![0u8; RECV_BUFFER];
         let mut turn = 0usize;
         for k in 0..usize::from(self.settings.attempts) {
             let now = Instant::now();
@@ -218,7 +219,7 @@ impl Exchange<'_> {
             loop {
                 let in_flight = &mut self.in_flight;
                 turn = turn.wrapping_add(1);
-                let wait = std::future::poll_fn(|cx| poll_in_flight(cx, in_flight, &mut buf, turn));
+                let wait = std::future::poll_fn(|cx| poll_in_flight(cx, in_flight, turn));
                 let (i, event) = match tokio::time::timeout_at(attempt_deadline, wait).await {
                     Ok(ready) => ready,
                     Err(_) => {
@@ -226,7 +227,7 @@ impl Exchange<'_> {
                         break;
                     }
                 };
-                match self.on_event(i, event, &buf, current).await {
+                match self.on_event(i, event, current).await {
                     Flow::Done(outcome) => return outcome,
                     Flow::KeepWaiting | Flow::RetryPlain => {}
                     Flow::NextAttempt => break,
@@ -347,7 +348,7 @@ impl Exchange<'_> {
         self.finish(current, result);
     }
 
-    async fn on_event(&mut self, i: usize, event: Event, buf: &[u8], current: usize) -> Flow {
+    async fn on_event(&mut self, i: usize, event: Event, current: usize) -> Flow {
         let flight = &self.in_flight[i];
         let was_current = flight.trace == current;
         let ended = |flow: Flow| match flow {
@@ -361,9 +362,9 @@ impl Exchange<'_> {
                 self.socket_error(flight.server, flight.trace, &error);
                 ended(Flow::NextAttempt)
             }
-            Event::Datagram { len, from } => {
+            Event::Datagram { datagram, from } => {
                 let addr = self.state(flight.server).addr;
-                match check_reply(&buf[..len], from, addr, flight.id, self.question) {
+                match check_reply(&datagram, from, addr, flight.id, self.question) {
                     Check::Ignore(reason) => {
                         flight
                             .span
@@ -511,20 +512,24 @@ impl Exchange<'_> {
 
 /// Polls every in-flight socket once, starting at a rotating index so that a flood on one
 /// socket cannot starve the others.
+///
+/// The receive buffer lives on the stack for the length of one poll, uninitialised: a lookup
+/// waiting for its reply holds no buffer, and no poll pays for zeroing one. A datagram that
+/// arrives is copied out at its own length.
 fn poll_in_flight(
     cx: &mut Context<'_>,
     in_flight: &mut [InFlight],
-    buf: &mut [u8],
     turn: usize,
 ) -> Poll<(usize, Event)> {
+    let mut storage = [MaybeUninit::<u8>::uninit(); RECV_BUFFER];
     let n = in_flight.len();
     for j in 0..n {
         let i = (turn + j) % n;
-        let mut read = ReadBuf::new(buf);
+        let mut read = ReadBuf::uninit(&mut storage);
         match in_flight[i].socket.poll_recv_from(cx, &mut read) {
             Poll::Ready(Ok(from)) => {
-                let len = read.filled().len();
-                return Poll::Ready((i, Event::Datagram { len, from }));
+                let datagram = read.filled().to_vec();
+                return Poll::Ready((i, Event::Datagram { datagram, from }));
             }
             Poll::Ready(Err(error)) => return Poll::Ready((i, Event::Error(error))),
             Poll::Pending => {}
