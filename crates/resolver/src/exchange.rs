@@ -164,7 +164,10 @@ struct InFlight {
 /// What happened on a socket.
 enum Event {
     /// A datagram, copied out of the receive buffer at its own length.
-    Datagram { datagram: Vec<u8>, from: SocketAddr },
+    Datagram {
+        datagram: Vec<u8>,
+        from: SocketAddr,
+    },
     Error(io::Error),
 }
 
