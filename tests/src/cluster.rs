@@ -350,9 +350,6 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     let mut glibc_files = Vec::new();
     for (i, host) in lab.hosts().iter().enumerate() {
         let label = format!("h{i}");
-        let events = dir.join(format!("{label}.events.jsonl"));
-        let summary = dir.join(format!("{label}.summary.json"));
-        let hlog = dir.join(format!("{label}.hlog"));
         let mut cmd = host.ns.command(dnsload);
         cmd.args(["run", "--backend", "raw", "--name", PROBE])
             .args(["--server", &unbound.to_string()])
@@ -361,36 +358,21 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
             .args(["--pause", &dur(config.pause)])
             .args(["--timeout", &dur(config.timeout)])
             .args(["--duration", &dur(config.duration)])
-            .args(["--host", &label, "--quiet"])
-            .arg("--events")
-            .arg(&events)
-            .arg("--summary-json")
-            .arg(&summary)
-            .arg("--hlog")
-            .arg(&hlog);
+            .args(["--host", &label, "--quiet"]);
+        files.extend(write_outputs(&mut cmd, dir, &label));
         commands.push((label.clone(), cmd));
-        files.extend([events, summary, hlog]);
 
         if config.glibc_workers > 0 {
             // What the host's programs see: unmodified getaddrinfo on the host's resolv.conf.
             lab.write_resolv_conf(&host.ns, HOST_RESOLV_CONF)?;
-            let events = dir.join(format!("{label}.glibc.events.jsonl"));
-            let summary = dir.join(format!("{label}.glibc.summary.json"));
-            let hlog = dir.join(format!("{label}.glibc.hlog"));
             let mut cmd = host.ns.command(dnsload);
             cmd.args(["run", "--backend", "system", "--name", PROBE])
                 .args(["--workers", &config.glibc_workers.to_string()])
                 .args(["--pause", &dur(config.pause)])
                 .args(["--duration", &dur(config.duration)])
-                .args(["--host", &label, "--quiet"])
-                .arg("--events")
-                .arg(&events)
-                .arg("--summary-json")
-                .arg(&summary)
-                .arg("--hlog")
-                .arg(&hlog);
+                .args(["--host", &label, "--quiet"]);
+            glibc_files.extend(write_outputs(&mut cmd, dir, &format!("{label}.glibc")));
             commands.push((format!("{label}.glibc"), cmd));
-            glibc_files.extend([events, summary, hlog]);
         }
     }
     let limit = config.duration + config.timeout * 2 + Duration::from_secs(40);
@@ -487,4 +469,17 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
     };
     run.save(dir)?;
     Ok(run)
+}
+
+/// Points a dnsload run's events, summary and histogram log at `DIR/STEM.*`; returns the paths.
+fn write_outputs(cmd: &mut Command, dir: &Path, stem: &str) -> [PathBuf; 3] {
+    let files = [
+        dir.join(format!("{stem}.events.jsonl")),
+        dir.join(format!("{stem}.summary.json")),
+        dir.join(format!("{stem}.hlog")),
+    ];
+    for (flag, path) in ["--events", "--summary-json", "--hlog"].iter().zip(&files) {
+        cmd.arg(flag).arg(path);
+    }
+    files
 }
