@@ -30,7 +30,7 @@ use crate::policy::servers::Servers;
 use crate::policy::walk::{Step, Verdict, Walk};
 use crate::trace::{CandidateTrace, FailureKind, Outcome, QueryTrace};
 use crate::transport::{Event, Inbox, Limits, Outgoing, Registration, Transport};
-use crate::wire::{Answered, Check, Question, build_query, check_reply, classify};
+use crate::wire::{Answered, Check, Question, build_query, check_reply, classify, udp_limit};
 
 /// What a lookup asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,19 +226,24 @@ impl Inner {
         let inbox = Arc::new(Inbox::default());
         let servers = &*self.servers;
         let mut deliveries = Vec::new();
+        let mut ignored = Vec::new();
         let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
         let mut armed: Option<Instant> = None;
         let mut families = Families::new(delay);
         poll_fn(|cx| {
             loop {
                 let now = Instant::now();
-                if inbox.poll_take(cx, &mut deliveries).is_ready() {
-                    for delivery in deliveries.drain(..) {
-                        let index = (delivery.tag >> 16) as usize;
-                        let send = (delivery.tag & 0xffff) as usize;
-                        if let Some(pending) = questions.get_mut(index) {
-                            pending.deliver(send, delivery.at, delivery.event, servers);
-                        }
+                let _ = inbox.poll_take(cx, &mut deliveries, &mut ignored);
+                for tag in ignored.drain(..) {
+                    let (index, send) = untag(tag);
+                    if let Some(pending) = questions.get_mut(index) {
+                        pending.exchange.handle_ignored(send, servers);
+                    }
+                }
+                for delivery in deliveries.drain(..) {
+                    let (index, send) = untag(delivery.tag);
+                    if let Some(pending) = questions.get_mut(index) {
+                        pending.deliver(send, delivery.at, delivery.event, servers);
                     }
                 }
                 for pending in questions.iter_mut() {
@@ -274,7 +279,10 @@ impl Inner {
                 if sleep.as_mut().poll(cx).is_pending() {
                     // Something may have arrived while the exchanges ran: look again before
                     // sleeping (the inbox holds the waker from the look above otherwise).
-                    if inbox.poll_take(cx, &mut deliveries).is_ready() {
+                    if inbox
+                        .poll_take(cx, &mut deliveries, &mut ignored)
+                        .is_ready()
+                    {
                         continue;
                     }
                     return Poll::Pending;
@@ -298,6 +306,16 @@ impl Inner {
         let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
         Some(local(&name, name.clone(), vec![record], start))
     }
+}
+
+/// The tag of query `send` of question `index`, for the transport.
+fn tag(index: usize, send: usize) -> u32 {
+    ((index as u32) << 16) | (send as u32 & 0xffff)
+}
+
+/// The question index and query of a tag.
+fn untag(tag: u32) -> (usize, usize) {
+    ((tag >> 16) as usize, (tag & 0xffff) as usize)
 }
 
 /// One question being asked: its exchange, its encoded queries and its registrations.
@@ -337,7 +355,8 @@ impl Pending {
                 transport: t.transport,
                 message,
                 inbox,
-                tag: ((index as u32) << 16) | (t.send as u32 & 0xffff),
+                tag: tag(index, t.send),
+                key: self.question.key(),
             };
             match transport.send(out) {
                 Ok(registration) => {
@@ -375,7 +394,11 @@ impl Pending {
                 // The source was checked by the kernel (connected UDP socket) or is the
                 // connection itself (TCP).
                 let addr = servers.get(server).addr;
-                match check_reply(&bytes, addr, addr, id, &self.question) {
+                let limit = match udp {
+                    true => udp_limit(self.exchange.edns_of(send)),
+                    false => usize::from(u16::MAX),
+                };
+                match check_reply(&bytes, addr, addr, id, &self.question, limit) {
                     Check::Ignore(reason) => {
                         debug!(?reason, "datagram ignored");
                         self.exchange.handle_ignored(send, servers);

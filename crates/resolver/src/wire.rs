@@ -1,9 +1,9 @@
 //! The wire format, as pure functions: building a query, deciding whether a datagram is the
 //! reply to it, and classifying an accepted reply.
 //!
-//! Validation order: source address and port, length, ID, QR, the question (name
-//! case-insensitively, type, class); a reply failing any check is ignored and counted, and the
-//! query keeps waiting. A truncated reply only needs a valid header and question (its body may
+//! Validation order: source address and port, length (at least a header; over UDP at most the
+//! payload size the query advertised), ID, QR, the question (name case-insensitively, type,
+//! class); a reply failing any check is ignored and counted, and the query keeps waiting. A truncated reply only needs a valid header and question (its body may
 //! be cut mid-record). FORMERR may come without a question, as many servers send it.
 
 use std::net::SocketAddr;
@@ -53,6 +53,22 @@ pub(crate) fn reply_question_key(bytes: &[u8]) -> Option<u64> {
     (query.query_class() == DNSClass::IN).then(|| question_key(query.name(), query.query_type()))
 }
 
+/// The cheap first check a socket's reader makes before handing a datagram to the query with
+/// its ID: a response whose question hashes to `key` (or a FORMERR without a question, which
+/// many servers send). The full check ([`check_reply`]) is the lookup's.
+pub(crate) fn may_answer(bytes: &[u8], key: u64) -> bool {
+    if let Some(found) = reply_question_key(bytes) {
+        return found == key;
+    }
+    let mut decoder = BinDecoder::new(bytes);
+    matches!(
+        Header::read(&mut decoder),
+        Ok(header) if header.counts.queries == 0
+            && header.metadata.message_type == MessageType::Response
+            && header.metadata.response_code == ResponseCode::FormErr
+    )
+}
+
 /// The ID of a message (its first two bytes), if it is long enough to have a header.
 pub(crate) fn message_id(bytes: &[u8]) -> Option<u16> {
     (bytes.len() >= 12).then(|| u16::from_be_bytes([bytes[0], bytes[1]]))
@@ -88,6 +104,9 @@ pub(crate) enum Ignored {
     WrongSource,
     /// Shorter than a DNS header.
     TooShort,
+    /// A UDP datagram longer than the payload size the query advertised (512 bytes without
+    /// EDNS): no server may send that (RFC 6891 §6.2.5), so it is not the reply.
+    Oversized,
     /// Another ID.
     WrongId,
     /// QR=0: a query, not a response.
@@ -109,16 +128,27 @@ pub(crate) enum Check {
     Accept(Box<Message>),
 }
 
-/// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`.
+/// The longest UDP reply to a query that advertised `edns` (RFC 6891 §6.2.5; 512 bytes
+/// without EDNS, RFC 1035 §2.3.4).
+pub(crate) fn udp_limit(edns: Option<u16>) -> usize {
+    usize::from(edns.unwrap_or(512).max(512))
+}
+
+/// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`;
+/// `limit` is the longest reply the transport allows ([`udp_limit`] over UDP).
 pub(crate) fn check_reply(
     bytes: &[u8],
     from: SocketAddr,
     server: SocketAddr,
     id: u16,
     question: &Question,
+    limit: usize,
 ) -> Check {
     if from != server {
         return Check::Ignore(Ignored::WrongSource);
+    }
+    if bytes.len() > limit {
+        return Check::Ignore(Ignored::Oversized);
     }
     let mut decoder = BinDecoder::new(bytes);
     let Ok(header) = Header::read(&mut decoder) else {
@@ -280,8 +310,9 @@ mod tests {
         let question = q("www.example.com.", RecordType::A);
         let query = build_query(100, &question, None);
         let good = reply_to(&query).to_vec().unwrap();
-        let check =
-            |bytes: &[u8], from: SocketAddr| check_reply(bytes, from, server(), 100, &question);
+        let check = |bytes: &[u8], from: SocketAddr| {
+            check_reply(bytes, from, server(), 100, &question, udp_limit(Some(1232)))
+        };
         assert!(matches!(check(&good, server()), Check::Accept(_)));
         let other_port: SocketAddr = "127.0.0.1:5300".parse().unwrap();
         assert!(matches!(
@@ -348,6 +379,15 @@ mod tests {
             check(&bytes[..bytes.len() - 3], server()),
             Check::Truncated
         ));
+        // Longer than the advertised payload size: not the reply, even if it parses.
+        let mut padded = good.clone();
+        padded.resize(1233, 0);
+        assert!(matches!(
+            check(&padded, server()),
+            Check::Ignore(Ignored::Oversized)
+        ));
+        assert_eq!(udp_limit(None), 512);
+        assert_eq!(udp_limit(Some(100)), 512);
         // FORMERR without a question is accepted.
         let formerr = Message::error_msg(100, OpCode::Query, ResponseCode::FormErr);
         assert!(matches!(
@@ -376,6 +416,13 @@ mod tests {
         );
         assert_eq!(reply_question_key(&query), None, "a query is not a reply");
         assert_eq!(reply_question_key(&reply[..14]), None);
+        assert!(may_answer(&reply, question.key()));
+        assert!(!may_answer(&reply, q("www.example.com.", RecordType::AAAA).key()));
+        assert!(!may_answer(&query, question.key()));
+        let formerr = Message::error_msg(1, OpCode::Query, ResponseCode::FormErr);
+        assert!(may_answer(&formerr.to_vec().unwrap(), question.key()));
+        let servfail = Message::error_msg(1, OpCode::Query, ResponseCode::ServFail);
+        assert!(!may_answer(&servfail.to_vec().unwrap(), question.key()));
     }
 
     #[test]
@@ -440,7 +487,7 @@ mod tests {
         #[test]
         fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             let question = q("www.example.com.", RecordType::A);
-            match check_reply(&bytes, server(), server(), 0x1234, &question) {
+            match check_reply(&bytes, server(), server(), 0x1234, &question, 4096) {
                 Check::Accept(message) => {
                     proptest::prop_assert_eq!(message.metadata.id, 0x1234);
                     let _ = classify(&message, &question);
@@ -461,7 +508,7 @@ mod tests {
                 let i = at % bytes.len();
                 bytes[i] = value;
             }
-            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question) {
+            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question, 4096) {
                 let _ = classify(&message, &question);
             }
         }

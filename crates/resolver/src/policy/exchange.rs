@@ -278,6 +278,12 @@ impl Exchange {
         matches!(self.done, Some(Concluded::Answer { .. }))
     }
 
+    /// The EDNS payload size query `send` advertised (`None`: a plain query).
+    pub(crate) fn edns_of(&self, send: SendId) -> Option<u16> {
+        let query = self.queries.get(send)?;
+        self.settings.edns.filter(|_| query.edns)
+    }
+
     /// The server query `send` went to.
     pub(crate) fn server_of(&self, send: SendId) -> Option<usize> {
         self.queries.get(send).map(|q| q.server)

@@ -148,6 +148,8 @@ pub struct ServerStats {
     pub refused: u64,
     /// ICMP port unreachable (connection refused) and other socket errors.
     pub network_errors: u64,
+    /// UDP sockets open to the server now (taking queries, or retired and draining).
+    pub udp_sockets: u64,
     /// The retransmission timeout a query sent now would get.
     pub rto: Duration,
     /// Median reply latency from the latency model (`None` before any reply).
@@ -178,6 +180,8 @@ pub(crate) struct Counters {
     pub(crate) servfails: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) network_errors: AtomicU64,
+    /// UDP sockets open to the server now (a gauge, kept by the transport).
+    pub(crate) udp_sockets: AtomicU64,
 }
 
 /// One configured server.
@@ -346,6 +350,7 @@ impl Servers {
                     servfails: get(&c.servfails),
                     refused: get(&c.refused),
                     network_errors: get(&c.network_errors),
+                    udp_sockets: get(&c.udp_sockets),
                     rto: state.latency.rto(self.timeout),
                     latency_p50: state.latency.quantile(0.5),
                     latency_p99: state.latency.quantile(0.99),

@@ -51,9 +51,15 @@ pub(crate) struct Delivery {
     pub(crate) event: Event,
 }
 
+/// Ignored datagrams an inbox remembers at most between two looks by its lookup.
+const IGNORED_CAPACITY: usize = 1024;
+
 #[derive(Debug, Default)]
 struct InboxState {
     items: Vec<Delivery>,
+    /// Tags of queries that got a datagram with their ID but another question (or no
+    /// response at all): counted, kept apart so a flood of them cannot crowd out a reply.
+    ignored: Vec<u32>,
     waker: Option<Waker>,
 }
 
@@ -84,9 +90,24 @@ impl Inbox {
         true
     }
 
-    /// Moves every delivery into `out`; when there is none, registers the task to be woken.
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, out: &mut Vec<Delivery>) -> Poll<()> {
+    /// Notes a datagram that carried query `tag`'s ID but failed the reader's first check.
+    pub(crate) fn ignored(&self, tag: u32) {
         let mut state = self.lock();
+        if state.ignored.len() < IGNORED_CAPACITY {
+            state.ignored.push(tag);
+        }
+    }
+
+    /// Moves every delivery into `out` and every ignored tag into `ignored`; when there is no
+    /// delivery, registers the task to be woken.
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Delivery>,
+        ignored: &mut Vec<u32>,
+    ) -> Poll<()> {
+        let mut state = self.lock();
+        ignored.append(&mut state.ignored);
         if state.items.is_empty() {
             match &state.waker {
                 Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -140,6 +161,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) message: &'a mut [u8],
     pub(crate) inbox: &'a Arc<Inbox>,
     pub(crate) tag: u32,
+    /// The question's [`key`](crate::wire::Question::key), for the reader's first check.
+    pub(crate) key: u64,
 }
 
 /// Marks its transport dead if the task holding it is dropped without finishing (its runtime

@@ -251,6 +251,8 @@ fn deliver(conn: &Conn, pending: &mut Vec<u8>) {
         };
         let waiting = conn.table().waiting.get(&id).cloned();
         if let Some((inbox, tag)) = waiting {
+            // The lookup checks the question (a TCP connection carries nothing forged from
+            // elsewhere).
             inbox.push(Delivery {
                 tag,
                 at: now,

@@ -13,7 +13,9 @@
 //!   queries is used again rather than failing the query;
 //! - one reader task per socket receives, routes each datagram by its ID to the waiting
 //!   query's inbox, turns ICMP errors into errors for every query waiting on the socket, and
-//!   expires lingering queries.
+//!   expires lingering queries. A datagram goes to a waiting query only if it is a response
+//!   to that query's question (a hash of it is kept with the ID); anything else is counted
+//!   and dropped in the reader, so a flood of forgeries never fills a lookup's inbox.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -31,7 +33,8 @@ use tracing::{debug, warn};
 
 use super::{Delivery, Event, Inbox, Outgoing, TaskContext};
 use crate::policy::exchange::Linger;
-use crate::wire::{message_id, reply_question_key, set_id};
+use crate::policy::servers::Servers;
+use crate::wire::{may_answer, message_id, reply_question_key, set_id};
 
 /// Receive buffer: the largest EDNS payload we advertise. A larger datagram (a server ignoring
 /// our advertised size) is cut by the kernel, fails to parse and is ignored.
@@ -92,7 +95,11 @@ struct Lingering {
 
 #[derive(Debug)]
 enum Slot {
-    Waiting { inbox: Arc<Inbox>, tag: u32 },
+    Waiting {
+        inbox: Arc<Inbox>,
+        tag: u32,
+        key: u64,
+    },
     Lingering(Box<Lingering>),
 }
 
@@ -116,11 +123,14 @@ pub(crate) struct Sock {
     /// Wakes the reader: the socket may be drained, or a lingering query needs a timer.
     changed: Notify,
     open: Arc<AtomicUsize>,
+    servers: Arc<Servers>,
 }
 
 impl Drop for Sock {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+        let gauge = &self.servers.get(self.server).counters.udp_sockets;
+        gauge.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -152,9 +162,13 @@ impl Sock {
         };
         let mut table = self.table();
         match table.slots.get(&id) {
-            Some(Slot::Waiting { inbox, tag }) => {
-                let (inbox, tag) = (inbox.clone(), *tag);
+            Some(Slot::Waiting { inbox, tag, key }) => {
+                let (inbox, tag, key) = (inbox.clone(), *tag, *key);
                 drop(table);
+                if !may_answer(bytes, key) {
+                    // Counted by the lookup, against its query and the server.
+                    return inbox.ignored(tag);
+                }
                 let delivery = Delivery {
                     tag,
                     at: now,
@@ -190,7 +204,7 @@ impl Sock {
             .slots
             .values()
             .filter_map(|slot| match slot {
-                Slot::Waiting { inbox, tag } => Some((inbox.clone(), *tag)),
+                Slot::Waiting { inbox, tag, .. } => Some((inbox.clone(), *tag)),
                 Slot::Lingering(_) => None,
             })
             .collect();
@@ -344,6 +358,7 @@ impl Pool {
                 Slot::Waiting {
                     inbox: out.inbox.clone(),
                     tag: out.tag,
+                    key: out.key,
                 },
             );
             table.waiting += 1;
@@ -417,12 +432,15 @@ impl Pool {
     ) -> io::Result<Arc<Sock>> {
         let socket = udp_socket(addr)?;
         self.open.fetch_add(1, Ordering::Relaxed);
+        let servers = context.servers.clone();
+        crate::policy::servers::bump(&servers.get(server).counters.udp_sockets);
         let sock = Arc::new(Sock {
             socket,
             server,
             table: Mutex::new(Table::default()),
             changed: Notify::new(),
             open: self.open.clone(),
+            servers,
         });
         let reader = read(sock.clone(), list.clone(), context.clone());
         context.handle.spawn(reader);
