@@ -35,8 +35,8 @@
 //!
 //! # Deliberate differences from glibc 2.36
 //!
-//! Each one is logged with a `tracing` warning (debug for the options without effect) when a
-//! file hits it.
+//! A line read differently from glibc gets a `tracing` warning (at debug level for port forms
+//! and options without effect).
 //! - Settings a file leaves out take stubborn's defaults: 1 s timeout, 5 attempts, EDNS0 on
 //!   (glibc: 5 s, 2 attempts, EDNS0 off); see [`Config`] for the reasons.
 //! - `attempts:0` or below means 1: glibc's sender loops `for (try = 0; try < retry; try++)`,
@@ -52,11 +52,11 @@
 //!   would search a domain called `#comment`, then the words after it.
 //! - Search domains that are not domain names are dropped: empty labels (`a..b`, `..`, more than
 //!   one trailing dot), labels over 63 or names over 253 octets, and what hickory's name parser
-//!   (IDNA rules) rejects, such as `_`, `*`-less punctuation or control bytes (the `\r` of a
-//!   CRLF file). glibc queries them, and its walk stops at the first name its query builder
-//!   rejects.
+//!   (IDNA rules) rejects: `_`, most punctuation, control bytes such as the `\r` of a CRLF
+//!   file. glibc asks for names in them, and its walk stops at the first one its query
+//!   builder rejects.
 //! - The root domain (`.`) in a search list is dropped: glibc tries the bare name at that point
-//!   of its walk instead of last.
+//!   of its walk (and then not at its end).
 //! - `sortlist`, and the options `single-request-reopen` (every attempt already uses a fresh
 //!   socket), `trust-ad` (no DNSSEC validation here), `no-aaaa`, `no-tld-query` and
 //!   `no-reload` have no effect.
@@ -64,11 +64,13 @@
 //! # Where glibc 2.36 itself fails
 //!
 //! These files are read here like any other:
-//! - a `sortlist` line whose last entry is followed by a byte other than a space, a tab or
-//!   `;` (the `\r` of a CRLF file, `\v`, a byte that is not ASCII) makes glibc loop forever;
-//! - a search list whose first domain is 256 bytes or more (or one that overflows glibc's
-//!   256-byte `defdname` copy early) fails an assertion in `update_from_conf`: every
-//!   getaddrinfo call aborts the process.
+//! - a `sortlist` line holding, before any `;`, a `\r` (so any CRLF file with a sortlist
+//!   line), `\v`, `\f`, a byte that is not ASCII, or a `/` or `&` not right after an IPv4
+//!   address makes glibc loop forever;
+//! - a search list whose first domain is 256 bytes or longer, or in which one of the first six
+//!   domains overflows glibc's 256-byte copy of the list after domains of 56 bytes or less in
+//!   all, fails an assertion in `update_from_conf` (a size check uses the size of the pointer
+//!   array instead of the buffer's): every getaddrinfo call aborts the process.
 
 use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -396,7 +398,7 @@ fn scope_id(ip: &Ipv6Addr, zone: &str) -> Option<u32> {
 /// glibc's `__inet_aton_exact`: `inet_aton` over the whole word. 1 to 4 parts separated by
 /// dots, each starting with a digit and read by `strtoul` in base 0 (`0x` hex, `0` octal, else
 /// decimal); every part but the last is a byte, the last fills the remaining bytes.
-pub(crate) fn inet_aton_exact(text: &str) -> Option<Ipv4Addr> {
+fn inet_aton_exact(text: &str) -> Option<Ipv4Addr> {
     let s = text.as_bytes();
     let mut bytes = [0u8; 3];
     let mut parts = 0;
