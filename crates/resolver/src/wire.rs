@@ -1,16 +1,18 @@
 //! The wire format, as pure functions: building a query, deciding whether a datagram is the
 //! reply to it, and classifying an accepted reply.
 //!
-//! Validation order (DESIGN §2): source address and port, length, ID, QR, the question
-//! (name case-insensitively, type, class); a reply failing any check is ignored and counted, and
-//! the attempt keeps waiting. A truncated reply only needs a valid header and question (its
-//! body may be cut mid-record). FORMERR may come without a question, as many servers send it.
+//! Validation order: source address and port, length, ID, QR, the question (name
+//! case-insensitively, type, class); a reply failing any check is ignored and counted, and the
+//! query keeps waiting. A truncated reply only needs a valid header and question (its body may
+//! be cut mid-record). FORMERR may come without a question, as many servers send it.
 
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use crate::trace::QueryResult;
 
 /// Longest CNAME chain followed inside one reply.
 const MAX_CHAIN: usize = 16;
@@ -22,8 +24,50 @@ pub(crate) struct Question {
     pub(crate) record_type: RecordType,
 }
 
+impl Question {
+    /// A hash of the question (name case-insensitively, and type) that a reply's question
+    /// section must match: what a query that outlived its lookup keeps instead of the name.
+    pub(crate) fn key(&self) -> u64 {
+        question_key(&self.name, self.record_type)
+    }
+}
+
+/// The hash [`Question::key`] computes, for any name and type.
+pub(crate) fn question_key(name: &Name, record_type: RecordType) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    // Fixed keys: the hash only tells our own questions apart; it is not a defence (the ID,
+    // the port and the full question check are).
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one((name, u16::from(record_type)))
+}
+
+/// The question of a reply, as its [`question_key`], if the reply has exactly one question of
+/// class IN (`None` otherwise).
+pub(crate) fn reply_question_key(bytes: &[u8]) -> Option<u64> {
+    let mut decoder = BinDecoder::new(bytes);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.counts.queries != 1 || header.metadata.message_type != MessageType::Response {
+        return None;
+    }
+    let query = Query::read(&mut decoder).ok()?;
+    (query.query_class() == DNSClass::IN).then(|| question_key(query.name(), query.query_type()))
+}
+
+/// The ID of a message (its first two bytes), if it is long enough to have a header.
+pub(crate) fn message_id(bytes: &[u8]) -> Option<u16> {
+    (bytes.len() >= 12).then(|| u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Writes `id` into an encoded query (see [`build_query`]).
+pub(crate) fn set_id(query: &mut [u8], id: u16) {
+    if let Some(head) = query.get_mut(..2) {
+        head.copy_from_slice(&id.to_be_bytes());
+    }
+}
+
 /// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
-/// `edns` bytes when given.
+/// `edns` bytes when given. Queries re-sent with another ID change only the first two bytes
+/// ([`set_id`]).
 pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
@@ -118,31 +162,20 @@ pub(crate) struct Answered {
     pub(crate) chain: Vec<Record>,
 }
 
-/// What an accepted reply says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Answer(Answered),
-    NoData,
-    NxDomain,
-    ServFail,
-    Refused,
-    NotImp,
-    FormErr,
-    /// A referral (NS, no SOA, no recursion): the server is not a recursive resolver.
-    Lame,
-    /// NOERROR with answer records that do not answer the question.
-    Malformed,
-}
+/// What an accepted reply says: its records, or what it said instead (NODATA, NXDOMAIN, an
+/// error code; a referral is [`QueryResult::Lame`], answer records that do not answer the
+/// question are [`QueryResult::Malformed`]).
+pub(crate) type Reply = Result<Answered, QueryResult>;
 
 /// Classifies an accepted reply to `question`.
 pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
     match message.metadata.response_code {
         ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Reply::NxDomain,
-        ResponseCode::Refused => return Reply::Refused,
-        ResponseCode::NotImp => return Reply::NotImp,
-        ResponseCode::FormErr => return Reply::FormErr,
-        _ => return Reply::ServFail,
+        ResponseCode::NXDomain => return Err(QueryResult::NxDomain),
+        ResponseCode::Refused => return Err(QueryResult::Refused),
+        ResponseCode::NotImp => return Err(QueryResult::NotImp),
+        ResponseCode::FormErr => return Err(QueryResult::FormErr),
+        _ => return Err(QueryResult::ServFail),
     }
     let (canonical, chain) = follow_chain(&message.answers, question);
     let records: Vec<Record> = message
@@ -152,23 +185,23 @@ pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
         .cloned()
         .collect();
     if !records.is_empty() {
-        return Reply::Answer(Answered {
+        return Ok(Answered {
             canonical,
             records,
             chain,
         });
     }
     if !chain.is_empty() {
-        return Reply::NoData;
+        return Err(QueryResult::NoData);
     }
     if !message.answers.is_empty() {
-        return Reply::Malformed;
+        return Err(QueryResult::Malformed);
     }
     let has = |t: RecordType| message.authorities.iter().any(|r| r.record_type() == t);
     if has(RecordType::NS) && !has(RecordType::SOA) && !message.metadata.recursion_available {
-        return Reply::Lame;
+        return Err(QueryResult::Lame);
     }
-    Reply::NoData
+    Err(QueryResult::NoData)
 }
 
 fn matches_type(record: &Record, record_type: RecordType) -> bool {
@@ -324,6 +357,28 @@ mod tests {
     }
 
     #[test]
+    fn ids_and_question_keys() {
+        let question = q("WWW.Example.com.", RecordType::A);
+        let mut query = build_query(1, &question, Some(1232));
+        set_id(&mut query, 0xbeef);
+        assert_eq!(message_id(&query), Some(0xbeef));
+        assert_eq!(message_id(&query[..11]), None);
+        let reply = reply_to(&query).to_vec().unwrap();
+        assert_eq!(reply_question_key(&reply), Some(question.key()));
+        assert_eq!(
+            question.key(),
+            q("www.example.COM.", RecordType::A).key(),
+            "case-insensitive"
+        );
+        assert_ne!(
+            question.key(),
+            q("www.example.com.", RecordType::AAAA).key()
+        );
+        assert_eq!(reply_question_key(&query), None, "a query is not a reply");
+        assert_eq!(reply_question_key(&reply[..14]), None);
+    }
+
+    #[test]
     fn classify_follows_cnames() {
         let question = q("www.example.com.", RecordType::A);
         let mut m = reply_to(&build_query(1, &question, None));
@@ -336,7 +391,7 @@ mod tests {
         m.add_answer(a("edge.cdn.example.", [192, 0, 2, 7]));
         m.add_answer(a("unrelated.example.", [192, 0, 2, 8]));
         match classify(&m, &question) {
-            Reply::Answer(answered) => {
+            Ok(answered) => {
                 assert_eq!(answered.canonical.to_string(), "edge.cdn.example.");
                 assert_eq!(answered.records.len(), 1);
                 assert_eq!(answered.chain.len(), 1);
@@ -354,13 +409,14 @@ mod tests {
             m.metadata.response_code = rcode;
             classify(&m, &question)
         };
-        assert_eq!(with_rcode(ResponseCode::NXDomain), Reply::NxDomain);
-        assert_eq!(with_rcode(ResponseCode::ServFail), Reply::ServFail);
-        assert_eq!(with_rcode(ResponseCode::Refused), Reply::Refused);
-        assert_eq!(with_rcode(ResponseCode::NotImp), Reply::NotImp);
-        assert_eq!(with_rcode(ResponseCode::FormErr), Reply::FormErr);
-        assert_eq!(with_rcode(ResponseCode::YXDomain), Reply::ServFail);
-        assert_eq!(classify(&base, &question), Reply::NoData);
+        use QueryResult as R;
+        assert_eq!(with_rcode(ResponseCode::NXDomain), Err(R::NxDomain));
+        assert_eq!(with_rcode(ResponseCode::ServFail), Err(R::ServFail));
+        assert_eq!(with_rcode(ResponseCode::Refused), Err(R::Refused));
+        assert_eq!(with_rcode(ResponseCode::NotImp), Err(R::NotImp));
+        assert_eq!(with_rcode(ResponseCode::FormErr), Err(R::FormErr));
+        assert_eq!(with_rcode(ResponseCode::YXDomain), Err(R::ServFail));
+        assert_eq!(classify(&base, &question), Err(R::NoData));
         let zone = Name::from_ascii("example.com.").unwrap();
         let mut lame = base.clone();
         let ns = Name::from_ascii("ns.example.com.").unwrap();
@@ -369,13 +425,13 @@ mod tests {
             60,
             RData::NS(NS(ns.clone())),
         ));
-        assert_eq!(classify(&lame, &question), Reply::Lame);
+        assert_eq!(classify(&lame, &question), Err(R::Lame));
         let soa = SOA::new(ns, zone.clone(), 1, 60, 60, 60, 60);
         lame.add_authority(Record::from_rdata(zone, 60, RData::SOA(soa)));
-        assert_eq!(classify(&lame, &question), Reply::NoData);
+        assert_eq!(classify(&lame, &question), Err(R::NoData));
         let mut odd = base.clone();
         odd.add_answer(a("other.example.", [192, 0, 2, 1]));
-        assert_eq!(classify(&odd, &question), Reply::Malformed);
+        assert_eq!(classify(&odd, &question), Err(R::Malformed));
     }
 
     proptest::proptest! {
