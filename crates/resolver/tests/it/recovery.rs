@@ -57,7 +57,10 @@ async fn a_warm_resolver_recovers_a_loss_in_milliseconds() {
     // Loopback replies take well under a millisecond: the RTO sits at or near its 10 ms
     // floor (a little above when a busy machine delays some replies by milliseconds).
     let rto = r.server_stats()[0].rto;
-    assert!(rto >= Duration::from_millis(10) && rto < Duration::from_millis(100), "{rto:?}");
+    assert!(
+        rto >= Duration::from_millis(10) && rto < Duration::from_millis(100),
+        "{rto:?}"
+    );
     server.set_rules(vec![
         "drop name=www.example.com. first=1".parse().expect("rule"),
     ]);
@@ -280,4 +283,3 @@ async fn random_loss_never_becomes_not_found() {
         0
     );
 }
-
