@@ -115,7 +115,10 @@ impl LatencyModel {
         self.backoff_at = None;
         // Scanning the histogram costs a hundred buckets: do it every few samples, and at once
         // for a sample above the current RTO (a server getting slower is news to act on).
-        if self.samples % 8 == 0 || latency > self.base || self.samples <= u64::from(MIN_SAMPLES) {
+        if self.samples.is_multiple_of(8)
+            || latency > self.base
+            || self.samples <= u64::from(MIN_SAMPLES)
+        {
             self.base = self.compute_base();
         }
     }
