@@ -136,7 +136,7 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
 #[test]
 fn containerfile_builds_both_tools_and_runs_unprivileged() {
     let file = workspace_file("deploy/Containerfile");
-    assert!(file.contains("cargo build --release --locked -p dnsload -p faultdns"));
+    assert!(file.contains("cargo build --release --locked -p dnsload -p faultdns --features faultdns/cli"));
     for bin in ["dnsload", "faultdns"] {
         assert!(
             file.contains(&format!("/usr/local/bin/{bin}")),
