@@ -93,3 +93,11 @@ pub use trace::{AttemptResult, AttemptTrace, CandidateTrace, Outcome, Transport}
 
 /// The hickory-proto types that appear in this crate's API: names, record types and records.
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// Query building and reply checks, shared with tools that send single queries themselves
+/// (dnsload's `raw` backend), so that every query in the workspace is built and checked by the
+/// same code. Not part of the supported API: it may change in any release.
+#[doc(hidden)]
+pub mod query {
+    pub use crate::wire::{Check, Ignored, Question, build_query, check_reply};
+}

@@ -17,14 +17,16 @@ const MAX_CHAIN: usize = 16;
 
 /// What one query asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Question {
-    pub(crate) name: Name,
-    pub(crate) record_type: RecordType,
+pub struct Question {
+    /// The name asked, absolute.
+    pub name: Name,
+    /// The record type asked.
+    pub record_type: RecordType,
 }
 
 /// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
 /// `edns` bytes when given.
-pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
+pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
     message.add_query(Query::query(question.name.clone(), question.record_type));
@@ -39,7 +41,7 @@ pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Ve
 
 /// Why a datagram was not taken as the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ignored {
+pub enum Ignored {
     /// From another address or port than the query went to.
     WrongSource,
     /// Shorter than a DNS header.
@@ -56,7 +58,7 @@ pub(crate) enum Ignored {
 
 /// The verdict on one datagram.
 #[derive(Debug, Clone)]
-pub(crate) enum Check {
+pub enum Check {
     /// Not the reply: ignore it, keep waiting.
     Ignore(Ignored),
     /// TC=1 with a valid header and question: ask again over TCP.
@@ -66,7 +68,7 @@ pub(crate) enum Check {
 }
 
 /// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`.
-pub(crate) fn check_reply(
+pub fn check_reply(
     bytes: &[u8],
     from: SocketAddr,
     server: SocketAddr,

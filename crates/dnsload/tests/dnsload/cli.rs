@@ -85,6 +85,45 @@ async fn bad_flags_are_refused_with_reasons() {
     fails(&["report"], "required").await;
 }
 
+/// stubborn takes 1 to 10 attempts per name. Asking for 20 is an error naming that bound, not
+/// a run that quietly makes 10.
+#[tokio::test]
+async fn stub_attempts_beyond_stubborns_bound_are_an_error_naming_it() {
+    fails(
+        &[
+            "run",
+            "--backend",
+            "stub",
+            "--server",
+            "127.0.0.1:9",
+            "--name",
+            "a.test",
+            "--count",
+            "1",
+            "--attempts",
+            "20",
+        ],
+        "invalid --attempts: 20 is outside stubborn's bounds of 1 to 10 attempts per name",
+    )
+    .await;
+}
+
+/// A run that names no server would send its queries wherever this machine's resolver
+/// configuration points: refused unless asked for with --use-system-config. (`localhost` is
+/// answered from /etc/hosts by both resolvers, so even a broken refusal would send no query.)
+#[tokio::test]
+async fn a_run_with_no_server_and_no_opt_in_is_refused_naming_the_flag() {
+    for extra in [
+        &["--backend", "system"][..],
+        &["--backend", "stub"],
+        &["--backend", "stub", "--resolv-conf", "/etc/resolv.conf"],
+    ] {
+        let mut a = vec!["run", "--name", "localhost", "--count", "1", "--quiet"];
+        a.extend_from_slice(extra);
+        fails(&a, "pass --use-system-config").await;
+    }
+}
+
 #[tokio::test]
 async fn bad_report_inputs_name_the_file_and_line() {
     let dir = tmpdir("badreport");
