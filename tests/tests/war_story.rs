@@ -20,7 +20,7 @@
 //! attempts x timeout (2 x 1 s). stubborn stops at the failed candidate: timeouts, never a
 //! wrong answer. h4 is shape 1 where the search name does not exist: glibc (2.36) walks the
 //! search list after the timeouts, gets NXDOMAIN for `lossy.example.in.our.internal.domain.`
-//! and still reports a temporary failure (`timeout`), as DESIGN.md says.
+//! and still reports a temporary failure (`timeout`), as docs/semantics.md (3.3) says.
 
 use std::net::SocketAddr;
 use std::path::Path;

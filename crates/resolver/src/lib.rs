@@ -67,6 +67,9 @@
 //! # }
 //! ```
 //!
+//! The semantics in full (the search rules, the iron rule, deadlines, errors and how attempts
+//! are made) are in the repository's `docs/semantics.md`.
+//!
 //! The public interface is the list below; hickory-proto types appear only where records do.
 #![warn(missing_docs)]
 

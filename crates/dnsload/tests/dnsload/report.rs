@@ -280,10 +280,15 @@ fn a_gigabyte_of_pod_logs_is_reported_in_bounded_memory() {
     let (mut written, mut i) = (0u64, 0u64);
     let mut failures = vec![0u64; HOSTS as usize];
     while written < SIZE {
-        // One event every 3 ms of wall-clock time; the lossy hosts change every 10 minutes.
+        // One event every 3 ms of wall-clock time. A quarter are spread over every host; the
+        // rest fall on five lossy hosts, which change every 10 minutes.
         let t = t0 + i * 3;
         let window = (t - t0) / 600_000;
-        let host = (window * 7 + i % 5) % HOSTS;
+        let host = if i % 4 == 0 {
+            (i / 4) % HOSTS
+        } else {
+            (window * 7 + i % 5) % HOSTS
+        };
         let class = if i % 11 == 0 { "nxdomain" } else { "timeout" };
         let start = dnsload_time(t);
         let line = format!(
