@@ -749,14 +749,21 @@ fn host_time_text(t: &mut String, ht: &HostTime, hw: usize) {
         .start_unix_ms
         .saturating_add((ht.bucket_s * 1e3) as u64 * ht.columns as u64);
     let at = |ms: u64| crate::recorder::rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(ms));
+    let scale = if max <= 1 {
+        format!("' ' none, '{}' 1", SHADES[SHADES.len() - 1])
+    } else {
+        format!(
+            "' ' none, '{}' 1 ... '{}' {max}, log scale",
+            SHADES[0],
+            SHADES[SHADES.len() - 1]
+        )
+    };
     let _ = writeln!(
         t,
-        "\nFailures per host over time ({} to {}, {} s per column; ' ' none, '{}' 1 ... '{}' {max}, log scale):",
+        "\nFailures per host over time ({} to {}, {} s per column; {scale}):",
         at(ht.start_unix_ms),
         at(end),
         ht.bucket_s,
-        SHADES[0],
-        SHADES[SHADES.len() - 1],
     );
     for row in failing.iter().take(HOSTS_SHOWN) {
         let cells: String = row.failures.iter().map(|n| shade(*n, max)).collect();

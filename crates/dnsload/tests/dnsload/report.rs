@@ -314,6 +314,10 @@ fn a_gigabyte_of_pod_logs_is_reported_in_bounded_memory() {
 
     let svg = dir.join("report.svg");
     let json = dir.join("report.json");
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below by wait4, which also reports its peak RSS"
+    )]
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
         .arg("report")
         .arg(&log)
