@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use crate::util::{args, dnsload, tmpdir};
+use crate::util::{args, assert_ran, dnsload, server, tmpdir};
 
 async fn fails(a: &[&str], expect: &str) {
     let out = dnsload(args(a)).await;
@@ -213,5 +213,54 @@ async fn a_closed_stdout_is_not_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// stubborn's warnings reach the user on stderr (a resolv.conf line it does not support), and
+/// `RUST_LOG` decides what shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_warnings_reach_stderr() {
+    let s = server(&[], 1).await;
+    let dir = tmpdir("warnings");
+    let conf = dir.join("resolv.conf");
+    std::fs::write(
+        &conf,
+        format!("nameserver {}\nsortlist 192.0.2.0/24\n", s.addr()),
+    )
+    .unwrap();
+    let run = |quiet_logs: bool| {
+        let conf = conf.clone();
+        async move {
+            let a = args(&[
+                "run",
+                "--resolv-conf",
+                conf.to_str().unwrap(),
+                "--name",
+                "ok.test.",
+                "--count",
+                "1",
+                "--quiet",
+            ]);
+            tokio::task::spawn_blocking(move || {
+                let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"));
+                cmd.args(&a).env_remove("RUST_LOG");
+                if quiet_logs {
+                    cmd.env("RUST_LOG", "off");
+                }
+                cmd.output().unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = run(false).await;
+    assert_ran(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sortlist is not supported"), "{err}");
+    let out = run(true).await;
+    assert_ran(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("sortlist"), "RUST_LOG=off: {err}");
+    s.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
