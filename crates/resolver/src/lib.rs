@@ -74,25 +74,23 @@
 #![warn(missing_docs)]
 
 mod answer;
-mod candidates;
 mod config;
 mod error;
-mod exchange;
 mod hosts;
 mod lookup;
+mod policy;
 mod resolv_conf;
 mod resolver;
-mod servers;
 mod trace;
-mod walk;
+mod transport;
 mod wire;
 
 pub use answer::Answer;
 pub use config::{Config, SearchPolicy};
 pub use error::{Error, ErrorKind, Failure};
+pub use policy::servers::ServerStats;
 pub use resolver::{LookupOptions, Resolver};
-pub use servers::ServerStats;
-pub use trace::{AttemptResult, AttemptTrace, CandidateTrace, Outcome, Transport};
+pub use trace::{CandidateTrace, FailureKind, Outcome, QueryResult, QueryTrace, Transport};
 
 /// The hickory-proto types that appear in this crate's API: names, record types and records.
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -102,5 +100,5 @@ pub use hickory_proto::rr::{Name, RData, Record, RecordType};
 /// same code. Not part of the supported API: it may change in any release.
 #[doc(hidden)]
 pub mod query {
-    pub use crate::wire::{Check, Ignored, Question, build_query, check_reply};
+    pub use crate::wire::{Check, Ignored, Question, build_query, check_reply, udp_limit};
 }

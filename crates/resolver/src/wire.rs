@@ -1,16 +1,18 @@
 //! The wire format, as pure functions: building a query, deciding whether a datagram is the
 //! reply to it, and classifying an accepted reply.
 //!
-//! Validation order (DESIGN §2): source address and port, length, ID, QR, the question
-//! (name case-insensitively, type, class); a reply failing any check is ignored and counted, and
-//! the attempt keeps waiting. A truncated reply only needs a valid header and question (its
-//! body may be cut mid-record). FORMERR may come without a question, as many servers send it.
+//! Validation order: source address and port, length (at least a header; over UDP at most the
+//! payload size the query advertised), ID, QR, the question (name case-insensitively, type,
+//! class); a reply failing any check is ignored and counted, and the query keeps waiting. A truncated reply only needs a valid header and question (its body may
+//! be cut mid-record). FORMERR may come without a question, as many servers send it.
 
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use crate::trace::QueryResult;
 
 /// Longest CNAME chain followed inside one reply.
 const MAX_CHAIN: usize = 16;
@@ -24,8 +26,66 @@ pub struct Question {
     pub record_type: RecordType,
 }
 
+impl Question {
+    /// A hash of the question (name case-insensitively, and type) that a reply's question
+    /// section must match: what a query that outlived its lookup keeps instead of the name.
+    pub(crate) fn key(&self) -> u64 {
+        question_key(&self.name, self.record_type)
+    }
+}
+
+/// The hash [`Question::key`] computes, for any name and type.
+pub(crate) fn question_key(name: &Name, record_type: RecordType) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    // Fixed keys: the hash only tells our own questions apart; it is not a defence (the ID,
+    // the port and the full question check are).
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one((name, u16::from(record_type)))
+}
+
+/// The question of a reply, as its [`question_key`], if the reply has exactly one question of
+/// class IN (`None` otherwise).
+pub(crate) fn reply_question_key(bytes: &[u8]) -> Option<u64> {
+    let mut decoder = BinDecoder::new(bytes);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.counts.queries != 1 || header.metadata.message_type != MessageType::Response {
+        return None;
+    }
+    let query = Query::read(&mut decoder).ok()?;
+    (query.query_class() == DNSClass::IN).then(|| question_key(query.name(), query.query_type()))
+}
+
+/// The cheap first check a socket's reader makes before handing a datagram to the query with
+/// its ID: a response whose question hashes to `key` (or a FORMERR without a question, which
+/// many servers send). The full check ([`check_reply`]) is the lookup's.
+pub(crate) fn may_answer(bytes: &[u8], key: u64) -> bool {
+    if let Some(found) = reply_question_key(bytes) {
+        return found == key;
+    }
+    let mut decoder = BinDecoder::new(bytes);
+    matches!(
+        Header::read(&mut decoder),
+        Ok(header) if header.counts.queries == 0
+            && header.metadata.message_type == MessageType::Response
+            && header.metadata.response_code == ResponseCode::FormErr
+    )
+}
+
+/// The ID of a message (its first two bytes), if it is long enough to have a header.
+pub(crate) fn message_id(bytes: &[u8]) -> Option<u16> {
+    (bytes.len() >= 12).then(|| u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Writes `id` into an encoded query (see [`build_query`]).
+pub(crate) fn set_id(query: &mut [u8], id: u16) {
+    if let Some(head) = query.get_mut(..2) {
+        head.copy_from_slice(&id.to_be_bytes());
+    }
+}
+
 /// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
-/// `edns` bytes when given.
+/// `edns` bytes when given. Queries re-sent with another ID change only the first two bytes
+/// ([`set_id`]).
 pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
@@ -46,6 +106,9 @@ pub enum Ignored {
     WrongSource,
     /// Shorter than a DNS header.
     TooShort,
+    /// A UDP datagram longer than the payload size the query advertised (512 bytes without
+    /// EDNS): no server may send that (RFC 6891 §6.2.5), so it is not the reply.
+    Oversized,
     /// Another ID.
     WrongId,
     /// QR=0: a query, not a response.
@@ -67,16 +130,27 @@ pub enum Check {
     Accept(Box<Message>),
 }
 
-/// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`.
+/// The longest UDP reply to a query that advertised `edns` (RFC 6891 §6.2.5; 512 bytes
+/// without EDNS, RFC 1035 §2.3.4).
+pub fn udp_limit(edns: Option<u16>) -> usize {
+    usize::from(edns.unwrap_or(512).max(512))
+}
+
+/// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`;
+/// `limit` is the longest reply the transport allows ([`udp_limit`] over UDP).
 pub fn check_reply(
     bytes: &[u8],
     from: SocketAddr,
     server: SocketAddr,
     id: u16,
     question: &Question,
+    limit: usize,
 ) -> Check {
     if from != server {
         return Check::Ignore(Ignored::WrongSource);
+    }
+    if bytes.len() > limit {
+        return Check::Ignore(Ignored::Oversized);
     }
     let mut decoder = BinDecoder::new(bytes);
     let Ok(header) = Header::read(&mut decoder) else {
@@ -120,31 +194,20 @@ pub(crate) struct Answered {
     pub(crate) chain: Vec<Record>,
 }
 
-/// What an accepted reply says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Answer(Answered),
-    NoData,
-    NxDomain,
-    ServFail,
-    Refused,
-    NotImp,
-    FormErr,
-    /// A referral (NS, no SOA, no recursion): the server is not a recursive resolver.
-    Lame,
-    /// NOERROR with answer records that do not answer the question.
-    Malformed,
-}
+/// What an accepted reply says: its records, or what it said instead (NODATA, NXDOMAIN, an
+/// error code; a referral is [`QueryResult::Lame`], answer records that do not answer the
+/// question are [`QueryResult::Malformed`]).
+pub(crate) type Reply = Result<Answered, QueryResult>;
 
 /// Classifies an accepted reply to `question`.
 pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
     match message.metadata.response_code {
         ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Reply::NxDomain,
-        ResponseCode::Refused => return Reply::Refused,
-        ResponseCode::NotImp => return Reply::NotImp,
-        ResponseCode::FormErr => return Reply::FormErr,
-        _ => return Reply::ServFail,
+        ResponseCode::NXDomain => return Err(QueryResult::NxDomain),
+        ResponseCode::Refused => return Err(QueryResult::Refused),
+        ResponseCode::NotImp => return Err(QueryResult::NotImp),
+        ResponseCode::FormErr => return Err(QueryResult::FormErr),
+        _ => return Err(QueryResult::ServFail),
     }
     let (canonical, chain) = follow_chain(&message.answers, question);
     let records: Vec<Record> = message
@@ -154,23 +217,23 @@ pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
         .cloned()
         .collect();
     if !records.is_empty() {
-        return Reply::Answer(Answered {
+        return Ok(Answered {
             canonical,
             records,
             chain,
         });
     }
     if !chain.is_empty() {
-        return Reply::NoData;
+        return Err(QueryResult::NoData);
     }
     if !message.answers.is_empty() {
-        return Reply::Malformed;
+        return Err(QueryResult::Malformed);
     }
     let has = |t: RecordType| message.authorities.iter().any(|r| r.record_type() == t);
     if has(RecordType::NS) && !has(RecordType::SOA) && !message.metadata.recursion_available {
-        return Reply::Lame;
+        return Err(QueryResult::Lame);
     }
-    Reply::NoData
+    Err(QueryResult::NoData)
 }
 
 fn matches_type(record: &Record, record_type: RecordType) -> bool {
@@ -249,8 +312,9 @@ mod tests {
         let question = q("www.example.com.", RecordType::A);
         let query = build_query(100, &question, None);
         let good = reply_to(&query).to_vec().unwrap();
-        let check =
-            |bytes: &[u8], from: SocketAddr| check_reply(bytes, from, server(), 100, &question);
+        let check = |bytes: &[u8], from: SocketAddr| {
+            check_reply(bytes, from, server(), 100, &question, udp_limit(Some(1232)))
+        };
         assert!(matches!(check(&good, server()), Check::Accept(_)));
         let other_port: SocketAddr = "127.0.0.1:5300".parse().unwrap();
         assert!(matches!(
@@ -317,12 +381,53 @@ mod tests {
             check(&bytes[..bytes.len() - 3], server()),
             Check::Truncated
         ));
+        // Longer than the advertised payload size: not the reply, even if it parses.
+        let mut padded = good.clone();
+        padded.resize(1233, 0);
+        assert!(matches!(
+            check(&padded, server()),
+            Check::Ignore(Ignored::Oversized)
+        ));
+        assert_eq!(udp_limit(None), 512);
+        assert_eq!(udp_limit(Some(100)), 512);
         // FORMERR without a question is accepted.
         let formerr = Message::error_msg(100, OpCode::Query, ResponseCode::FormErr);
         assert!(matches!(
             check(&formerr.to_vec().unwrap(), server()),
             Check::Accept(_)
         ));
+    }
+
+    #[test]
+    fn ids_and_question_keys() {
+        let question = q("WWW.Example.com.", RecordType::A);
+        let mut query = build_query(1, &question, Some(1232));
+        set_id(&mut query, 0xbeef);
+        assert_eq!(message_id(&query), Some(0xbeef));
+        assert_eq!(message_id(&query[..11]), None);
+        let reply = reply_to(&query).to_vec().unwrap();
+        assert_eq!(reply_question_key(&reply), Some(question.key()));
+        assert_eq!(
+            question.key(),
+            q("www.example.COM.", RecordType::A).key(),
+            "case-insensitive"
+        );
+        assert_ne!(
+            question.key(),
+            q("www.example.com.", RecordType::AAAA).key()
+        );
+        assert_eq!(reply_question_key(&query), None, "a query is not a reply");
+        assert_eq!(reply_question_key(&reply[..14]), None);
+        assert!(may_answer(&reply, question.key()));
+        assert!(!may_answer(
+            &reply,
+            q("www.example.com.", RecordType::AAAA).key()
+        ));
+        assert!(!may_answer(&query, question.key()));
+        let formerr = Message::error_msg(1, OpCode::Query, ResponseCode::FormErr);
+        assert!(may_answer(&formerr.to_vec().unwrap(), question.key()));
+        let servfail = Message::error_msg(1, OpCode::Query, ResponseCode::ServFail);
+        assert!(!may_answer(&servfail.to_vec().unwrap(), question.key()));
     }
 
     #[test]
@@ -338,7 +443,7 @@ mod tests {
         m.add_answer(a("edge.cdn.example.", [192, 0, 2, 7]));
         m.add_answer(a("unrelated.example.", [192, 0, 2, 8]));
         match classify(&m, &question) {
-            Reply::Answer(answered) => {
+            Ok(answered) => {
                 assert_eq!(answered.canonical.to_string(), "edge.cdn.example.");
                 assert_eq!(answered.records.len(), 1);
                 assert_eq!(answered.chain.len(), 1);
@@ -356,13 +461,14 @@ mod tests {
             m.metadata.response_code = rcode;
             classify(&m, &question)
         };
-        assert_eq!(with_rcode(ResponseCode::NXDomain), Reply::NxDomain);
-        assert_eq!(with_rcode(ResponseCode::ServFail), Reply::ServFail);
-        assert_eq!(with_rcode(ResponseCode::Refused), Reply::Refused);
-        assert_eq!(with_rcode(ResponseCode::NotImp), Reply::NotImp);
-        assert_eq!(with_rcode(ResponseCode::FormErr), Reply::FormErr);
-        assert_eq!(with_rcode(ResponseCode::YXDomain), Reply::ServFail);
-        assert_eq!(classify(&base, &question), Reply::NoData);
+        use QueryResult as R;
+        assert_eq!(with_rcode(ResponseCode::NXDomain), Err(R::NxDomain));
+        assert_eq!(with_rcode(ResponseCode::ServFail), Err(R::ServFail));
+        assert_eq!(with_rcode(ResponseCode::Refused), Err(R::Refused));
+        assert_eq!(with_rcode(ResponseCode::NotImp), Err(R::NotImp));
+        assert_eq!(with_rcode(ResponseCode::FormErr), Err(R::FormErr));
+        assert_eq!(with_rcode(ResponseCode::YXDomain), Err(R::ServFail));
+        assert_eq!(classify(&base, &question), Err(R::NoData));
         let zone = Name::from_ascii("example.com.").unwrap();
         let mut lame = base.clone();
         let ns = Name::from_ascii("ns.example.com.").unwrap();
@@ -371,13 +477,13 @@ mod tests {
             60,
             RData::NS(NS(ns.clone())),
         ));
-        assert_eq!(classify(&lame, &question), Reply::Lame);
+        assert_eq!(classify(&lame, &question), Err(R::Lame));
         let soa = SOA::new(ns, zone.clone(), 1, 60, 60, 60, 60);
         lame.add_authority(Record::from_rdata(zone, 60, RData::SOA(soa)));
-        assert_eq!(classify(&lame, &question), Reply::NoData);
+        assert_eq!(classify(&lame, &question), Err(R::NoData));
         let mut odd = base.clone();
         odd.add_answer(a("other.example.", [192, 0, 2, 1]));
-        assert_eq!(classify(&odd, &question), Reply::Malformed);
+        assert_eq!(classify(&odd, &question), Err(R::Malformed));
     }
 
     proptest::proptest! {
@@ -386,7 +492,7 @@ mod tests {
         #[test]
         fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             let question = q("www.example.com.", RecordType::A);
-            match check_reply(&bytes, server(), server(), 0x1234, &question) {
+            match check_reply(&bytes, server(), server(), 0x1234, &question, 4096) {
                 Check::Accept(message) => {
                     proptest::prop_assert_eq!(message.metadata.id, 0x1234);
                     let _ = classify(&message, &question);
@@ -407,7 +513,7 @@ mod tests {
                 let i = at % bytes.len();
                 bytes[i] = value;
             }
-            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question) {
+            if let Check::Accept(message) = check_reply(&bytes, server(), server(), 0x1234, &question, 4096) {
                 let _ = classify(&message, &question);
             }
         }

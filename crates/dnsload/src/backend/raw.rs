@@ -17,7 +17,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
-use stubborn::query::{Check, Question, build_query, check_reply};
+use stubborn::query::{Check, Question, build_query, check_reply, udp_limit};
 use tokio::net::UdpSocket;
 
 use super::loss::LossRuns;
@@ -145,7 +145,7 @@ impl RawBackend {
             };
             // Source address and port, ID, QR and the question (name case-insensitively, type,
             // class): anything else is not the reply, and the wait goes on.
-            match check_reply(&buf[..n], from, target.addr, id, &question) {
+            match check_reply(&buf[..n], from, target.addr, id, &question, udp_limit(None)) {
                 Check::Ignore(_) => {
                     self.ignored.fetch_add(1, Ordering::Relaxed);
                 }

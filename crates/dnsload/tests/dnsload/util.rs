@@ -130,7 +130,9 @@ pub fn read_summary(path: &Path) -> Summary {
 
 /// `127.0.0.1:PORT` of a port nothing listens on (UDP).
 pub fn closed_port() -> SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // On 127.0.0.3, which nothing else binds: the client sockets of other tests, bound to
+    // 127.0.0.1 by their `connect`, cannot take the port over in the meantime.
+    let s = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
     s.local_addr().unwrap()
 }
 

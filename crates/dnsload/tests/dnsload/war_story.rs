@@ -154,7 +154,9 @@ async fn glibc_turns_loss_into_wrong_answers_and_nxdomain_stubborn_does_not() {
             c.nxdomain, 0,
             "stubborn never turns loss into NXDOMAIN: {c:?}"
         );
-        assert!(c.timeout > 0, "the loss shows as timeouts: {c:?}");
+        // Re-sends inside each attempt recover almost all of the loss; what is left is a
+        // timeout, never a lie.
+        assert!(c.ok >= 28, "re-sends recover the loss: {c:?}");
         assert_eq!(c.ok + c.timeout, 32, "{c:?}");
         check_summary_file(path, r);
     }
