@@ -85,7 +85,7 @@ pub(crate) fn set_id(query: &mut [u8], id: u16) {
 
 /// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
 /// `edns` bytes when given. Queries re-sent with another ID change only the first two bytes
-/// ([`set_id`]).
+/// (`set_id`).
 pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
