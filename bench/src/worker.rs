@@ -254,7 +254,8 @@ mod tests {
 
     /// Every peer kind, in a worker exactly as the parent runs it, against an in-process
     /// faultdns with the benchmark's synthesis: answers only, and the server saw two queries
-    /// per lookup (plus the warm-up's two).
+    /// per lookup (plus the warm-up's two), and at most 5% more (a reply that a busy machine
+    /// delays past a peer's retransmission timeout is asked again).
     #[test]
     fn peers_resolve_against_faultdns_in_a_worker() {
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -291,7 +292,11 @@ mod tests {
             assert!(m.lookups >= 4, "{peer}: {m:?}");
             assert_eq!(m.answers, m.lookups, "{peer}: {m:?}");
             let queries = server.counters().queries - before;
-            assert_eq!(queries, 2 * m.lookups + 2, "{peer}: {m:?}");
+            let asked = 2 * m.lookups + 2;
+            assert!(
+                queries >= asked && queries <= asked + asked / 20,
+                "{peer}: {queries} queries, {m:?}"
+            );
             assert!(m.cpu_s > 0.0 && m.latency.p50_ms > 0.0, "{peer}: {m:?}");
         }
         let _ = std::fs::remove_dir_all(&dir);

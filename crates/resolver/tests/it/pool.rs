@@ -140,14 +140,14 @@ const FORGERIES_PER_QUERY: usize = 8;
 
 /// Every query gets eight forgeries (wrong source port, wrong ID, wrong name, wrong type,
 /// QR=0, cut short, oversized, garbage) before its real reply; not one is taken. The count
-/// is `STUBBORN_FORGERIES` (default 200,000; `STUBBORN_FORGERIES=1000000` for the full
+/// is `STUBBORN_FORGERIES` (default 100,000; `STUBBORN_FORGERIES=1000000` for the full
 /// million).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replies_are_never_taken() {
     let total: usize = std::env::var("STUBBORN_FORGERIES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or(100_000);
     let queries = total.div_ceil(FORGERIES_PER_QUERY);
     let responder = Responder::start(|query, _| {
         let mut emits = forgeries(query);
