@@ -76,9 +76,12 @@ fn init_logging(verbose: u8) {
         }),
         _ => EnvFilter::new(level),
     };
+    // Colours only on a terminal: in a log file or a pod's log they are noise.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }
 
