@@ -1,4 +1,4 @@
-//! What a run measures: the scenarios of the issue, their sizes (full or quick), and the fault
+//! What a run measures: the scenarios, their sizes (full or quick), and the fault
 //! rules the server applies during each.
 
 use std::{fmt, time::Duration};
@@ -145,7 +145,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// The issue's sizes.
+    /// The sizes of a real measurement.
     pub fn full() -> Sizes {
         Sizes {
             concurrency: vec![1, 64, 1024],
@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_scenario_of_the_issue_is_planned() {
+    fn every_scenario_is_planned() {
         let all = Sizes::full().scenarios();
         assert_eq!(all.len(), 3 + 3 + 3);
         assert!(all.contains(&Scenario::Memory { concurrent: 10_000 }));

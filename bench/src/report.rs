@@ -1,5 +1,5 @@
 //! Results as markdown tables (printed, and written into `docs/benchmarks.md` between markers),
-//! with the ratios stubborn/peer and the issue's targets beside what was measured.
+//! with the ratios stubborn/peer and stubborn's goals beside what was measured.
 
 use std::fmt::Write as _;
 
@@ -278,7 +278,7 @@ impl Report {
     }
 
     fn targets(&self, s: &mut String) {
-        let _ = writeln!(s, "### Targets of this round\n");
+        let _ = writeln!(s, "### Goals: what stubborn aims at, and where it stands\n");
         let _ = writeln!(s, "| target | measured | verdict |\n|---|---|---|");
         let c64 = |sc: &Scenario| {
             matches!(
@@ -748,7 +748,7 @@ mod tests {
     }
 
     #[test]
-    fn targets_compare_against_the_issue() {
+    fn goals_are_checked_against_the_measurements() {
         let md = report().markdown();
         // 20,000 vs 10,000 lookups/s: 2.00x, met.
         assert!(

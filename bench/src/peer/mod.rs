@@ -59,7 +59,7 @@ impl PeerKind {
     /// still running past this has overrun.
     pub fn nominal_bound(self) -> Duration {
         match self {
-            // The overall deadline (DESIGN §2), whatever the attempts add up to.
+            // The overall deadline (docs/semantics.md, 1.5), whatever the attempts add up to.
             PeerKind::Stubborn => Duration::from_secs(5),
             // RetryDnsHandle sends once and retries `attempts` more times, each with `timeout`.
             PeerKind::HickoryDefault => hickory::DEFAULT_TIMEOUT * (hickory::DEFAULT_ATTEMPTS + 1),

@@ -22,15 +22,18 @@ const MAX_CHAIN: usize = 16;
 
 /// What one query asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Question {
+pub struct Question {
+    /// The name asked, absolute.
     pub(crate) name: Name,
+    /// The record type asked.
     pub(crate) record_type: RecordType,
     /// [`question_key`] of the two, computed once.
     key: u64,
 }
 
 impl Question {
-    pub(crate) fn new(name: Name, record_type: RecordType) -> Question {
+    /// The question `record_type` about `name` (class IN).
+    pub fn new(name: Name, record_type: RecordType) -> Question {
         let key = question_key(&name, record_type);
         Question {
             name,
@@ -44,6 +47,16 @@ impl Question {
     /// to a query, and what a query that outlived its lookup keeps instead of the name.
     pub(crate) fn key(&self) -> u64 {
         self.key
+    }
+
+    /// The name asked.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// The record type asked.
+    pub fn record_type(&self) -> RecordType {
+        self.record_type
     }
 }
 
@@ -165,8 +178,8 @@ pub(crate) fn set_id(query: &mut [u8], id: u16) {
 /// Encodes a recursive query for `question` with `id` (RFC 1035 §4.1: a header with RD=1
 /// and one question), with an EDNS(0) OPT record advertising `edns` bytes when given
 /// (RFC 6891 §6.1.2: root owner, type 41, the payload size as class, version 0, no flags).
-/// Queries re-sent with another ID change only the first two bytes ([`set_id`]).
-pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
+/// Queries re-sent with another ID change only the first two bytes (`set_id`).
+pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + 256 + 4 + 11);
     out.extend_from_slice(&id.to_be_bytes());
     // QR=0, opcode QUERY, RD=1; then QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT.
@@ -189,7 +202,7 @@ pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Ve
 
 /// Why a datagram was not taken as the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ignored {
+pub enum Ignored {
     /// From another address or port than the query went to.
     WrongSource,
     /// Shorter than a DNS header.
@@ -209,7 +222,7 @@ pub(crate) enum Ignored {
 
 /// The verdict on one datagram.
 #[derive(Debug, Clone)]
-pub(crate) enum Check {
+pub enum Check {
     /// Not the reply: ignore it, keep waiting.
     Ignore(Ignored),
     /// TC=1 with a valid header and question: ask again over TCP.
@@ -220,13 +233,13 @@ pub(crate) enum Check {
 
 /// The longest UDP reply to a query that advertised `edns` (RFC 6891 §6.2.5; 512 bytes
 /// without EDNS, RFC 1035 §2.3.4).
-pub(crate) fn udp_limit(edns: Option<u16>) -> usize {
+pub fn udp_limit(edns: Option<u16>) -> usize {
     usize::from(edns.unwrap_or(512).max(512))
 }
 
 /// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`;
 /// `limit` is the longest reply the transport allows ([`udp_limit`] over UDP).
-pub(crate) fn check_reply(
+pub fn check_reply(
     bytes: &[u8],
     from: SocketAddr,
     server: SocketAddr,
