@@ -115,7 +115,14 @@ pub const FD_LIMIT: u64 = 1 << 20;
 
 /// Run `job` and return what was measured. The process should exit afterwards.
 pub fn run(job: &Job) -> anyhow::Result<Measured> {
-    sys::raise_fd_limit(FD_LIMIT).context("raising the open-file limit")?;
+    let fd_limit = match job.scenario {
+        Scenario::Memory {
+            fd_limit: Some(limit),
+            ..
+        } => limit,
+        _ => FD_LIMIT,
+    };
+    sys::raise_fd_limit(fd_limit).context("setting the open-file limit")?;
     // Cold start counts from here: the runtime below stands for the application's own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -182,7 +189,7 @@ async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow
             load::burst(peer.clone(), dropped, *concurrent, || {}).await,
             None,
         ),
-        Scenario::Memory { concurrent } => {
+        Scenario::Memory { concurrent, .. } => {
             let in_flight = if job.peer.uses_threads() {
                 (*concurrent).min(MAX_THREADS)
             } else {
