@@ -66,7 +66,7 @@ pub(crate) struct Inner {
 
 /// An answer in the making: what a candidate's reply(s) gave.
 struct Found {
-    answered: Answered,
+    answered: Box<Answered>,
     extra: Vec<Record>,
     server: usize,
 }
@@ -81,22 +81,25 @@ struct CandidateResult {
 
 impl Inner {
     /// Runs a lookup of `name` (as parsed from `asked`).
+    /// The candidate names of `name`, in the order the walk tries them.
+    pub(crate) fn candidates(&self, name: &Name) -> Vec<Name> {
+        candidates(name, &self.search, self.config.ndots)
+    }
+
+    /// Walks `list` (the candidates of the name `asked`).
     pub(crate) async fn lookup(
         &self,
         asked: &str,
-        name: &Name,
+        list: Vec<Name>,
         ask: Ask,
-        call: Call,
+        call: &Call,
     ) -> Result<Answer, Error> {
-        if let Some(answer) = self.hosts_answer(name, ask, call.start) {
-            return Ok(answer);
-        }
         let transport = self.transport()?;
         let mut walk = Walk::new(call.policy);
-        let mut traces: Vec<CandidateTrace> = Vec::new();
+        let mut traces: Vec<CandidateTrace> = Vec::with_capacity(list.len());
         let mut ios = Vec::new();
         let mut found = None;
-        for candidate in candidates(name, &self.search, self.config.ndots) {
+        for candidate in &list {
             let began = Instant::now();
             let result = if began >= call.deadline {
                 // The deadline ended the walk before this candidate: a failure, never
@@ -108,11 +111,11 @@ impl Inner {
                     io: None,
                 }
             } else {
-                self.candidate(&transport, &candidate, ask, call).await
+                self.candidate(&transport, candidate, ask, call).await
             };
             let outcome = result.outcome;
             traces.push(CandidateTrace {
-                name: candidate,
+                name: candidate.clone(),
                 outcome,
                 queries: result.queries,
                 elapsed: began.elapsed(),
@@ -157,7 +160,7 @@ impl Inner {
         transport: &Transport,
         name: &Name,
         ask: Ask,
-        call: Call,
+        call: &Call,
     ) -> CandidateResult {
         let (types, n) = match ask {
             Ask::Type(t) => ([t, t], 1),
@@ -207,7 +210,8 @@ impl Inner {
         Pending {
             question: Question::new(name.clone(), record_type),
             exchange: Exchange::new(record_type, self.settings, &self.servers, now, deadline),
-            messages: Vec::new(),
+            message: Vec::new(),
+            message_edns: None,
             registrations: Vec::new(),
         }
     }
@@ -220,24 +224,24 @@ impl Inner {
         questions: &mut [Pending],
         delay: Option<Duration>,
     ) {
-        let inbox = Arc::new(Inbox::default());
+        let inbox = {
+            let keys: Vec<u64> = questions.iter().map(|p| p.question.key()).collect();
+            Arc::new(Inbox::new(&keys))
+        };
         let servers = &*self.servers;
-        let mut deliveries = Vec::new();
-        let mut ignored = Vec::new();
         let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
-        let mut armed: Option<Instant> = None;
         let mut families = Families::new(delay);
         poll_fn(|cx| {
             loop {
                 let now = Instant::now();
-                let _ = inbox.poll_take(cx, &mut deliveries, &mut ignored);
-                for tag in ignored.drain(..) {
+                let (deliveries, ignored) = inbox.take(cx);
+                for tag in ignored {
                     let (index, send) = untag(tag);
                     if let Some(pending) = questions.get_mut(index) {
                         pending.exchange.handle_ignored(send, servers);
                     }
                 }
-                for delivery in deliveries.drain(..) {
+                for delivery in deliveries {
                     let (index, send) = untag(delivery.tag);
                     if let Some(pending) = questions.get_mut(index) {
                         pending.deliver(send, delivery.at, delivery.event, servers);
@@ -269,17 +273,13 @@ impl Inner {
                 let Some(wake) = wake else {
                     return Poll::Ready(());
                 };
-                if armed != Some(wake) {
+                if sleep.deadline() != wake {
                     sleep.as_mut().reset(wake);
-                    armed = Some(wake);
                 }
                 if sleep.as_mut().poll(cx).is_pending() {
                     // Something may have arrived while the exchanges ran: look again before
-                    // sleeping (the inbox holds the waker from the look above otherwise).
-                    if inbox
-                        .poll_take(cx, &mut deliveries, &mut ignored)
-                        .is_ready()
-                    {
+                    // sleeping (and leave the waker with the inbox).
+                    if inbox.has_news(cx) {
                         continue;
                     }
                     return Poll::Pending;
@@ -291,7 +291,7 @@ impl Inner {
 
     /// An answer from the hosts file, if it lists the name asked with addresses of the family
     /// asked.
-    fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
+    pub(crate) fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
         let (canonical, ips) = self.hosts.lookup(name)?;
         local_answer(name, canonical.clone(), ips, ask, start)
     }
@@ -319,8 +319,10 @@ fn untag(tag: u32) -> (usize, usize) {
 struct Pending {
     question: Question,
     exchange: Exchange,
-    /// The encoded query per EDNS setting used so far (usually one).
-    messages: Vec<(Option<u16>, Vec<u8>)>,
+    /// The encoded query (its ID is set per query), for the EDNS setting `message_edns`;
+    /// encoded again when a query needs another (a server that does not speak EDNS).
+    message: Vec<u8>,
+    message_edns: Option<u16>,
     /// Per query sent, its registration while it waits.
     registrations: Vec<Option<Registration>>,
 }
@@ -339,21 +341,17 @@ impl Pending {
             if let Some(Some(old)) = t.superseded.and_then(|s| self.registrations.get(s)) {
                 old.retire_socket();
             }
-            let message = match self.messages.iter().position(|(e, _)| *e == t.edns) {
-                Some(i) => &mut self.messages[i].1,
-                None => {
-                    self.messages
-                        .push((t.edns, build_query(0, &self.question, t.edns)));
-                    &mut self.messages.last_mut().expect("just pushed").1
-                }
-            };
+            if self.message.is_empty() || self.message_edns != t.edns {
+                self.message = build_query(0, &self.question, t.edns);
+                self.message_edns = t.edns;
+            }
+            let message = &mut self.message;
             let out = Outgoing {
                 server: t.server,
                 transport: t.transport,
                 message,
                 inbox,
                 tag: tag(index, t.send),
-                key: self.question.key(),
             };
             match transport.send(out) {
                 Ok(registration) => {
@@ -539,6 +537,7 @@ fn conclude(
                 extra,
                 server,
             }) => {
+                let answered = *answered;
                 let mut records = answered.records;
                 records.extend(extra);
                 Ok(Answer {

@@ -13,7 +13,7 @@ fn servers() -> Servers {
 fn answered(ip: [u8; 4]) -> Concluded {
     let name = Name::from_ascii("www.example.com.").unwrap();
     Concluded::Answer {
-        answered: Answered {
+        answered: Box::new(Answered {
             canonical: name.clone(),
             records: vec![Record::from_rdata(
                 name,
@@ -21,7 +21,7 @@ fn answered(ip: [u8; 4]) -> Concluded {
                 RData::A(A::from(std::net::Ipv4Addr::from(ip))),
             )],
             chain: vec![],
-        },
+        }),
         server: 0,
     }
 }

@@ -293,9 +293,11 @@ impl Servers {
         self.get(server).state().latency.expired(now, self.timeout);
     }
 
-    /// Whether re-sends superseding a query to `server` may go out early.
+    /// Whether re-sends superseding a query to `server` may go out early: its budget allows
+    /// and it is not silent (see the latency model).
     pub(crate) fn may_resend(&self, server: usize) -> bool {
-        self.get(server).state().budget.allows()
+        let state = self.get(server).state();
+        state.budget.allows() && !state.latency.is_silent()
     }
 
     /// A re-send superseding a query to `server` turned out unnecessary.

@@ -95,11 +95,7 @@ struct Lingering {
 
 #[derive(Debug)]
 enum Slot {
-    Waiting {
-        inbox: Arc<Inbox>,
-        tag: u32,
-        key: u64,
-    },
+    Waiting { inbox: Arc<Inbox>, tag: u32 },
     Lingering(Box<Lingering>),
 }
 
@@ -162,10 +158,10 @@ impl Sock {
         };
         let mut table = self.table();
         match table.slots.get(&id) {
-            Some(Slot::Waiting { inbox, tag, key }) => {
-                let (inbox, tag, key) = (inbox.clone(), *tag, *key);
+            Some(Slot::Waiting { inbox, tag }) => {
+                let (inbox, tag) = (inbox.clone(), *tag);
                 drop(table);
-                if !may_answer(bytes, key) {
+                if !inbox.key(tag).is_some_and(|key| may_answer(bytes, key)) {
                     // Counted by the lookup, against its query and the server.
                     return inbox.ignored(tag);
                 }
@@ -204,7 +200,7 @@ impl Sock {
             .slots
             .values()
             .filter_map(|slot| match slot {
-                Slot::Waiting { inbox, tag, .. } => Some((inbox.clone(), *tag)),
+                Slot::Waiting { inbox, tag } => Some((inbox.clone(), *tag)),
                 Slot::Lingering(_) => None,
             })
             .collect();
@@ -381,7 +377,6 @@ impl Pool {
                 Slot::Waiting {
                     inbox: out.inbox.clone(),
                     tag: out.tag,
-                    key: out.key,
                 },
             );
             table.waiting += 1;
