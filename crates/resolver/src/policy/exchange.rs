@@ -9,8 +9,9 @@
 //! - inside an attempt, when the server's retransmission timeout (RTO, from its latency model)
 //!   passes with no usable reply, the question is sent again: to the next server in order when
 //!   there are several (a hedge), else to the same one, with the interval doubling each time,
-//!   at most [`MAX_RESENDS`] times per question, and only while the server's re-send budget
-//!   allows (see `servers::Budget`); otherwise the attempt waits out its timeout;
+//!   at most [`MAX_RESENDS`] times per attempt, and only while the server's re-send budget
+//!   allows and it is not silent (see `servers::Budget` and the latency model); otherwise the
+//!   attempt waits out its timeout;
 //! - every query stays open until the question is settled: the first usable reply to any of
 //!   them wins, late replies to earlier attempts included;
 //! - an answer, NODATA or NXDOMAIN settles the question. SERVFAIL, REFUSED, NOTIMP, a lame or
@@ -36,12 +37,13 @@ use crate::wire::{Answered, Reply};
 /// Index of a query within its exchange.
 pub(crate) type SendId = usize;
 
-/// Most re-sends of one question. With the RTO floor of 10 ms and doubling, a question to a
-/// loss-free server goes out at 0, 10, 30 and 70 ms: up to three losses in a row are
-/// recovered within a tenth of a second (at 10% independent loss, all but one question in
-/// 10,000). A question still unanswered after that is not meeting random loss but an outage
-/// or a dead server, where more queries only add load: its later attempts are one query each,
-/// as a resolver without re-sends would send.
+/// Most re-sends in one attempt. With the RTO floor of 10 ms and doubling, an attempt to a
+/// loss-free server sends at 0, 10, 30 and 70 ms: up to three losses in a row are recovered
+/// within a tenth of a second (at 10% independent loss, all but one question in 10,000; at
+/// 50% loss, two attempts of four queries leave one question in 256 unanswered). More would
+/// mostly add load: an attempt still unanswered after four queries is meeting an outage more
+/// often than bad luck. (A server that stops answering altogether is caught sooner, by the
+/// latency model's silence rule, and gets one query per attempt.)
 pub(crate) const MAX_RESENDS: u8 = 3;
 
 /// The knobs of one exchange.
@@ -257,7 +259,7 @@ pub(crate) struct Exchange {
     attempt: u8,
     attempt_end: Instant,
     phase: Phase,
-    /// Re-sends so far (at most [`MAX_RESENDS`]).
+    /// Re-sends in the current attempt (at most [`MAX_RESENDS`]).
     resends: u8,
     queries: Vec<Query>,
     tally: Tally,
@@ -570,6 +572,7 @@ impl Exchange {
 
     fn start_attempt(&mut self, attempt: u8, now: Instant, servers: &Servers) {
         self.attempt = attempt;
+        self.resends = 0;
         let server = server_at(self.first, usize::from(attempt), self.n);
         self.attempt_end = (now + self.settings.timeout).min(self.deadline);
         let edns = self.edns_for(server, servers);
@@ -588,7 +591,7 @@ impl Exchange {
     }
 
     /// When the next re-send would go out after a query at `now` waiting `interval`, if the
-    /// question and the attempt have room for it.
+    /// attempt has room for it.
     fn next_resend(&self, now: Instant, interval: Duration) -> Option<Instant> {
         let at = now + interval;
         (self.resends < MAX_RESENDS && at < self.attempt_end).then_some(at)
