@@ -71,6 +71,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A socket towards an upstream could not be opened (no route, no such address family).
+    #[error("cannot open a socket to upstream {addr}: {source}")]
+    Upstream {
+        /// The upstream address.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn line_suffix(line: Option<usize>, text: &Option<String>) -> String {

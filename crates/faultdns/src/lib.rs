@@ -35,6 +35,8 @@
 mod counters;
 mod engine;
 mod error;
+mod forward_tcp;
+mod forward_udp;
 mod handler;
 mod locate;
 mod log;
@@ -42,11 +44,13 @@ mod rule;
 mod server;
 mod tcp;
 mod udp;
+mod upstream;
 mod wire;
 mod zone;
 
 pub use counters::{Counters, RuleCounters};
 pub use error::Error;
 pub use log::LogTarget;
-pub use rule::{Action, Proto, Rule};
+pub use rule::{Action, Phase, Proto, Rule};
 pub use server::{Builder, Server};
+pub use upstream::UpstreamFailure;

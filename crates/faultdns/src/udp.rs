@@ -13,13 +13,17 @@ use std::{
 };
 
 use crate::{
+    forward_udp::UdpUpstream,
     handler::{Reply, Scratch, Shared, Target},
     rule::Proto,
 };
 
-pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
+/// Serve one listening socket; `upstreams` are this socket's ways to the upstreams (one per
+/// upstream address, empty without forwarding).
+pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>, upstreams: Vec<Arc<UdpUpstream>>) {
     let mut buf = vec![0u8; 65_535];
     let mut s = Scratch::default();
+    let mut fwd_buf = Vec::with_capacity(512);
     while !shared.stopping.load(Ordering::Relaxed) {
         let Some((n, peer)) = recv_from(&sock, &mut buf) else {
             // ICMP errors for earlier replies surface here; they concern no one now. After
@@ -33,6 +37,11 @@ pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>) {
             }
             Reply::After(delay) => {
                 shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
+            }
+            Reply::Forward(fwd) => {
+                if let Some(up) = shared.upstreams.as_ref() {
+                    upstreams[up.pick()].forward(fwd, &mut fwd_buf);
+                }
             }
         }
     }
