@@ -541,9 +541,14 @@ mod tests {
 
     #[test]
     fn reply_phase_round_trips() {
-        let rule: Rule = "servfail name=*.example.com. ON=Reply p=0.5".parse().unwrap();
+        let rule: Rule = "servfail name=*.example.com. ON=Reply p=0.5"
+            .parse()
+            .unwrap();
         assert_eq!(rule.phase(), Phase::Reply);
-        assert_eq!(rule.to_string(), "servfail name=*.example.com. p=0.5 on=reply");
+        assert_eq!(
+            rule.to_string(),
+            "servfail name=*.example.com. p=0.5 on=reply"
+        );
         assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
         let q: Rule = "drop on=query".parse().unwrap();
         assert_eq!((q.phase(), q.to_string().as_str()), (Phase::Query, "drop"));

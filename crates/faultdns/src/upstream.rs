@@ -253,8 +253,7 @@ impl Shared {
                 Action::Truncate if fwd.proto == Proto::Tcp => Some(relay(reply, fwd.client_id())),
                 other => self.local_reply(fwd, other),
             };
-        } else if self.upstreams.as_ref().map(|u| u.on_failure) == Some(UpstreamFailure::ServFail)
-        {
+        } else if self.upstreams.as_ref().map(|u| u.on_failure) == Some(UpstreamFailure::ServFail) {
             out.bytes = self.local_reply(fwd, Action::ServFail);
         }
         if let Some(log) = &self.log {
@@ -304,7 +303,9 @@ impl Shared {
             }
             Action::Malformed => wire::write_malformed(&q, &mut out),
             // Truncate over UDP (over TCP the reply is relayed); answer and wrong-id are relays.
-            Action::Truncate | Action::Answer | Action::WrongId => wire::write_truncated(&q, &mut out),
+            Action::Truncate | Action::Answer | Action::WrongId => {
+                wire::write_truncated(&q, &mut out)
+            }
         }
         Some(out)
     }

@@ -3,7 +3,9 @@
 mod actions;
 mod answers;
 mod binary;
+mod forward;
 mod lifecycle;
 mod robustness;
 mod rules;
+mod upstream;
 mod util;
