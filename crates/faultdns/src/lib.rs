@@ -38,6 +38,8 @@ mod error;
 mod forward_tcp;
 mod forward_udp;
 mod handler;
+#[cfg(feature = "hickory-server")]
+pub mod hickory;
 mod locate;
 mod log;
 mod rule;

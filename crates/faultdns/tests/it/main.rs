@@ -3,7 +3,10 @@
 mod actions;
 mod answers;
 mod binary;
+mod clients;
+mod conformance;
 mod forward;
+mod hickory;
 mod lifecycle;
 mod robustness;
 mod rules;
