@@ -384,7 +384,7 @@ impl<R: ResponseHandler> ResponseHandler for OnReply<R> {
         let code = match d.action {
             Action::Drop => {
                 return Ok(ResponseInfo::from(Header {
-                    metadata: response.metadata().clone(),
+                    metadata: *response.metadata(),
                     counts: HeaderCounts::default(),
                 }));
             }
