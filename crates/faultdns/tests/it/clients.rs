@@ -136,8 +136,7 @@ fn parse(client: Client, stdout: String, code: i32, qtype: &str) -> Output {
         .next_back();
     let flags = stdout
         .lines()
-        .filter(|l| l.to_ascii_lowercase().starts_with(";; flags:"))
-        .next_back()
+        .rfind(|l| l.to_ascii_lowercase().starts_with(";; flags:"))
         .map(|l| {
             l[";; flags:".len()..]
                 .split(';')
