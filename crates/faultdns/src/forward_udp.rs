@@ -1,12 +1,14 @@
-//! Forwarding over UDP: per listening socket and upstream, one connected socket and a thread
-//! that receives the upstream's replies and expires the queries it did not answer in time.
+//! Forwarding over UDP: per listening socket and upstream, one connected socket, served by the
+//! listening socket's own thread.
 //!
-//! The receive thread of the listening socket sends the query (with an ID unique among this
-//! socket's outstanding queries) and goes back to its clients; the upstream thread matches each
-//! reply to its query by ID and question, and sends the client its reply from the listening
-//! socket, so it comes from the address the client asked. A connected socket only receives
-//! datagrams from its upstream. Blocking threads, like the listening side, for the same
-//! reasons (one system call per datagram, no reactor wake-ups).
+//! Algorithm (`serve`): the thread reads whatever is waiting on the listening socket (queries,
+//! sent upstream with an ID unique among this socket's outstanding queries) and on its upstream
+//! sockets (replies, matched to their query by ID and question, and sent to the client from the
+//! listening socket, so they come from the address the client asked), expires queries whose
+//! upstream did not answer in time, and sleeps in poll(2) on all its sockets only when none had
+//! anything. Under load it never sleeps, and a reply costs no thread wake-up: one thread per
+//! listening socket does both directions, as the plain path does one. A connected socket only
+//! receives datagrams from its upstream.
 
 use std::{
     collections::HashMap,
@@ -16,6 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::os::fd::AsRawFd;
+
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::{
@@ -24,8 +28,10 @@ use crate::{
     upstream::{Deadlines, Delivery, Forward, Outcome, Slot, judge, next_id},
 };
 
-/// How often an idle upstream thread wakes to expire queries and check for shutdown.
+/// How often an idle forwarding thread wakes to expire queries and check for shutdown.
 const TICK: Duration = Duration::from_millis(20);
+/// Datagrams read from one socket before turning to the others.
+const BATCH: usize = 64;
 /// Receive buffer of an upstream socket, like the listening sockets'.
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -71,7 +77,7 @@ impl UdpUpstream {
         s.bind(&any.into())?;
         s.connect(&addr.into())?;
         let sock = UdpSocket::from(s);
-        sock.set_read_timeout(Some(TICK))?;
+        sock.set_nonblocking(true)?;
         Ok(UdpUpstream {
             shared,
             addr,
@@ -140,18 +146,33 @@ impl UdpUpstream {
         }
     }
 
-    /// The upstream thread: receive replies, expire queries, until the server stops.
-    pub(crate) fn serve(self: Arc<Self>) {
-        let mut buf = vec![0u8; 65_535];
-        while !self.shared.stopping.load(Ordering::Relaxed) {
-            // Errors are timeouts, ICMP errors for earlier queries (those queries time out),
-            // and the errors of a socket shut at shutdown.
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                self.on_reply(&buf[..n]);
+    /// Read the replies waiting (at most [`BATCH`]); whether there were any.
+    fn drain(&self, buf: &mut [u8]) -> bool {
+        for i in 0..BATCH {
+            match self.sock.recv(buf) {
+                Ok(n) if n > 0 => self.on_reply(&buf[..n]),
+                // Empty: what a socket shut at shutdown reads (and no upstream's reply).
+                Ok(_) => return i > 0,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return i > 0,
+                // ICMP errors for earlier queries (those queries time out), and the errors
+                // of a socket shut at shutdown: consumed, and the caller looks again.
+                Err(_) => {}
             }
-            self.expire(Instant::now());
         }
-        // Whatever is still waiting ends with the server: release its places.
+        true
+    }
+
+    /// The earliest deadline of a waiting query, if any.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deadlines
+            .next()
+    }
+
+    /// Whatever is still waiting ends with the server: release its places.
+    fn clear(&self) {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         t.waiting.clear();
         t.deadlines.clear();
@@ -215,5 +236,57 @@ impl UdpUpstream {
                 let _ = self.client_sock.send_to(&bytes, fwd.client);
             }
         }
+    }
+}
+
+/// Serve a listening socket and its upstream sockets (see the module documentation) until the
+/// server stops. `handle` is called with each datagram from a client.
+pub(crate) fn serve(
+    shared: &Shared,
+    client_sock: &UdpSocket,
+    upstreams: &[Arc<UdpUpstream>],
+    mut handle: impl FnMut(&[u8], SocketAddr),
+) {
+    let _ = client_sock.set_nonblocking(true);
+    let mut buf = vec![0u8; 65_535];
+    let mut fds: Vec<libc::pollfd> = std::iter::once(client_sock.as_raw_fd())
+        .chain(upstreams.iter().map(|u| u.sock.as_raw_fd()))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let mut busy = false;
+        for _ in 0..BATCH {
+            match crate::udp::recv_from(client_sock, &mut buf) {
+                Some((n, peer)) => {
+                    busy = true;
+                    handle(&buf[..n], peer);
+                }
+                None => break,
+            }
+        }
+        for up in upstreams {
+            busy |= up.drain(&mut buf);
+        }
+        let now = Instant::now();
+        for up in upstreams {
+            up.expire(now);
+        }
+        if !busy {
+            let next = upstreams.iter().filter_map(|u| u.next_deadline()).min();
+            let wait = next.map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
+            let ms = (wait.as_micros().div_ceil(1000)).clamp(1, 1000) as libc::c_int;
+            // SAFETY: `fds` is a valid, initialised array of `fds.len()` pollfd structures that
+            // outlives the call; poll only writes their `revents`.
+            unsafe {
+                libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+            }
+        }
+    }
+    for up in upstreams {
+        up.clear();
     }
 }

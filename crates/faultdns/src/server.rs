@@ -281,17 +281,10 @@ impl Builder {
                             });
                         }
                     };
-                    let sock = up.socket().try_clone();
-                    let worker = up.clone();
-                    let spawned = thread::Builder::new()
-                        .name(format!("faultdns-up-{}", up_addr.port()))
-                        .spawn(move || worker.serve());
-                    match (spawned, sock) {
-                        (Ok(t), Ok(sock)) => {
-                            threads.push(t);
-                            udp_sockets.push(Arc::new(sock));
-                        }
-                        (Err(source), _) | (_, Err(source)) => {
+                    // Shut at shutdown like the listening sockets, to wake the thread.
+                    match up.socket().try_clone() {
+                        Ok(sock) => udp_sockets.push(Arc::new(sock)),
+                        Err(source) => {
                             stop_udp(&shared, &udp_sockets);
                             return Err(Error::Upstream {
                                 addr: up_addr,

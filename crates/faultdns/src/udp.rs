@@ -8,7 +8,7 @@
 //! for reading, which wakes a blocked receive at once.
 
 use std::{
-    net::UdpSocket,
+    net::{SocketAddr, UdpSocket},
     sync::{Arc, atomic::Ordering},
 };
 
@@ -21,27 +21,55 @@ use crate::{
 /// Serve one listening socket; `upstreams` are this socket's ways to the upstreams (one per
 /// upstream address, empty without forwarding).
 pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>, upstreams: Vec<Arc<UdpUpstream>>) {
-    let mut buf = vec![0u8; 65_535];
     let mut s = Scratch::default();
-    let mut fwd_buf = Vec::with_capacity(512);
+    if !upstreams.is_empty() {
+        let mut fwd_buf = Vec::with_capacity(512);
+        crate::forward_udp::serve(&shared, &sock, &upstreams, |msg, peer| {
+            respond(&shared, &sock, &upstreams, msg, peer, &mut s, &mut fwd_buf)
+        });
+        return;
+    }
+    let mut buf = vec![0u8; 65_535];
+    let mut fwd_buf = Vec::new();
     while !shared.stopping.load(Ordering::Relaxed) {
         let Some((n, peer)) = recv_from(&sock, &mut buf) else {
             // ICMP errors for earlier replies surface here; they concern no one now. After
             // shutdown the socket reports errors or empty reads; the loop condition ends it.
             continue;
         };
-        match shared.handle(&buf[..n], Proto::Udp, peer, &mut s) {
-            Reply::None => {}
-            Reply::Now => {
-                let _ = sock.send_to(&s.out, peer);
-            }
-            Reply::After(delay) => {
-                shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
-            }
-            Reply::Forward(fwd) => {
-                if let Some(up) = shared.upstreams.as_ref() {
-                    upstreams[up.pick()].forward(fwd, &mut fwd_buf);
-                }
+        respond(
+            &shared,
+            &sock,
+            &upstreams,
+            &buf[..n],
+            peer,
+            &mut s,
+            &mut fwd_buf,
+        );
+    }
+}
+
+/// Handle one datagram from a client: reply now, later, or send it upstream.
+fn respond(
+    shared: &Shared,
+    sock: &Arc<UdpSocket>,
+    upstreams: &[Arc<UdpUpstream>],
+    msg: &[u8],
+    peer: SocketAddr,
+    s: &mut Scratch,
+    fwd_buf: &mut Vec<u8>,
+) {
+    match shared.handle(msg, Proto::Udp, peer, s) {
+        Reply::None => {}
+        Reply::Now => {
+            let _ = sock.send_to(&s.out, peer);
+        }
+        Reply::After(delay) => {
+            shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
+        }
+        Reply::Forward(fwd) => {
+            if let Some(up) = shared.upstreams.as_ref() {
+                upstreams[up.pick()].forward(fwd, fwd_buf);
             }
         }
     }
@@ -49,7 +77,7 @@ pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>, upstreams: Vec<Ar
 
 /// `recv_from` that survives the empty source address a socket shut for reading reports
 /// (std's `UdpSocket::recv_from` panics on it: "assertion failed: len >= size_of::<sockaddr_in>()").
-fn recv_from(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, std::net::SocketAddr)> {
+pub(crate) fn recv_from(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
     // SAFETY: initialised bytes are valid `MaybeUninit<u8>`; recv only writes into the buffer.
     let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
     let (n, addr) = socket2::SockRef::from(sock).recv_from(uninit).ok()?;

@@ -8,6 +8,7 @@ mod conformance;
 mod forward;
 mod hickory;
 mod lifecycle;
+mod resolvers;
 mod robustness;
 mod rules;
 mod upstream;
