@@ -37,6 +37,8 @@ use crate::{
 
 /// Default time an upstream has to answer a forwarded query.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Sockets (source ports) per upstream and listening socket for forwarding over UDP.
+const UDP_FLOWS: usize = 4;
 /// Default bound on queries outstanding upstream.
 const DEFAULT_MAX_OUTSTANDING: usize = 4096;
 
@@ -269,7 +271,11 @@ impl Builder {
                     .map_err(|source| Error::Bind { addr, source })?;
                 let udp_sock = Arc::new(UdpSocket::from(udp_sock));
                 let mut ups = Vec::new();
-                for &up_addr in &self.upstreams {
+                // Several source ports per upstream, taken in turn: an upstream that spreads
+                // its load by flow (SO_REUSEPORT workers, ECMP, conntrack) sees many flows, as
+                // from many clients, not one pinned to a single worker.
+                let flows = (0..UDP_FLOWS).flat_map(|_| self.upstreams.iter().copied());
+                for up_addr in flows {
                     let opened = UdpUpstream::open(shared.clone(), up_addr, udp_sock.clone());
                     let up = match opened {
                         Ok(up) => Arc::new(up),

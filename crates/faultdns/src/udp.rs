@@ -18,46 +18,47 @@ use crate::{
     rule::Proto,
 };
 
-/// Serve one listening socket; `upstreams` are this socket's ways to the upstreams (one per
-/// upstream address, empty without forwarding).
+/// Serve one listening socket; `upstreams` are this socket's ways to the upstreams (several
+/// sockets per upstream address, taken in turn; empty without forwarding).
 pub(crate) fn serve(shared: Arc<Shared>, sock: Arc<UdpSocket>, upstreams: Vec<Arc<UdpUpstream>>) {
     let mut s = Scratch::default();
+    let mut fwd = Via {
+        upstreams: &upstreams,
+        next: 0,
+        buf: Vec::with_capacity(512),
+    };
     if !upstreams.is_empty() {
-        let mut fwd_buf = Vec::with_capacity(512);
         crate::forward_udp::serve(&shared, &sock, &upstreams, |msg, peer| {
-            respond(&shared, &sock, &upstreams, msg, peer, &mut s, &mut fwd_buf)
+            respond(&shared, &sock, &mut fwd, msg, peer, &mut s)
         });
         return;
     }
     let mut buf = vec![0u8; 65_535];
-    let mut fwd_buf = Vec::new();
     while !shared.stopping.load(Ordering::Relaxed) {
         let Some((n, peer)) = recv_from(&sock, &mut buf) else {
             // ICMP errors for earlier replies surface here; they concern no one now. After
             // shutdown the socket reports errors or empty reads; the loop condition ends it.
             continue;
         };
-        respond(
-            &shared,
-            &sock,
-            &upstreams,
-            &buf[..n],
-            peer,
-            &mut s,
-            &mut fwd_buf,
-        );
+        respond(&shared, &sock, &mut fwd, &buf[..n], peer, &mut s);
     }
+}
+
+/// Where a listening thread forwards: its upstream sockets, whose turn is next, scratch space.
+struct Via<'a> {
+    upstreams: &'a [Arc<UdpUpstream>],
+    next: usize,
+    buf: Vec<u8>,
 }
 
 /// Handle one datagram from a client: reply now, later, or send it upstream.
 fn respond(
     shared: &Shared,
     sock: &Arc<UdpSocket>,
-    upstreams: &[Arc<UdpUpstream>],
+    via: &mut Via<'_>,
     msg: &[u8],
     peer: SocketAddr,
     s: &mut Scratch,
-    fwd_buf: &mut Vec<u8>,
 ) {
     match shared.handle(msg, Proto::Udp, peer, s) {
         Reply::None => {}
@@ -68,8 +69,9 @@ fn respond(
             shared.send_later(delay, s.out.clone(), Target::Udp(sock.clone(), peer))
         }
         Reply::Forward(fwd) => {
-            if let Some(up) = shared.upstreams.as_ref() {
-                upstreams[up.pick()].forward(fwd, fwd_buf);
+            if !via.upstreams.is_empty() {
+                via.next = via.next.wrapping_add(1);
+                via.upstreams[via.next % via.upstreams.len()].forward(fwd, &mut via.buf);
             }
         }
     }
