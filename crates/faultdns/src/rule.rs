@@ -164,7 +164,9 @@ impl NameMatch {
 /// when an upstream has answered a forwarded query, and its action replaces the relayed reply
 /// (`drop` loses it, `answer delay=` holds it back, `servfail` replaces it, `truncate` sends
 /// TC=1 over UDP instead, and so on). Rules without `on=` (or `on=query`) act when the query
-/// arrives. The two lists are evaluated separately, each in order.
+/// arrives. The two lists are evaluated separately, each in order. Without upstreams there are
+/// no replies to act on, and `on=reply` rules never match (the binary refuses them); in the
+/// hickory-server layer they act on the wrapped handler's response.
 ///
 /// A rule that matches but does not fire lets evaluation go on to the next rule; a query no rule
 /// fires on is answered from the data (or, with upstreams, forwarded when the data does not
