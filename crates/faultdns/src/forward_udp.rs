@@ -7,8 +7,9 @@
 //! listening socket, so they come from the address the client asked), expires queries whose
 //! upstream did not answer in time, and sleeps in poll(2) on all its sockets only when none had
 //! anything. Under load it never sleeps, and a reply costs no thread wake-up: one thread per
-//! listening socket does both directions, as the plain path does one. A connected socket only
-//! receives datagrams from its upstream.
+//! listening socket does both directions, as the plain path does one. It reads with recvmmsg(2),
+//! many datagrams per system call, from the sockets poll(2) says are readable. A connected
+//! socket only receives datagrams from its upstream.
 
 use std::{
     collections::HashMap,
@@ -25,13 +26,16 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::{
     counters::Live,
     handler::{Shared, Target},
+    mmsg::RecvBatch,
     upstream::{Deadlines, Delivery, Forward, Outcome, Slot, judge, next_id},
 };
 
 /// How often an idle forwarding thread wakes to expire queries and check for shutdown.
 const TICK: Duration = Duration::from_millis(20);
-/// Datagrams read from one socket before turning to the others.
-const BATCH: usize = 64;
+/// Datagrams read from one socket with one system call.
+const BATCH: usize = 32;
+/// Room for one query from a client; larger datagrams are ignored.
+const QUERY_SLOT: usize = 4096;
 /// Receive buffer of an upstream socket, like the listening sockets'.
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -146,20 +150,19 @@ impl UdpUpstream {
         }
     }
 
-    /// Read the replies waiting (at most [`BATCH`]); whether there were any.
-    fn drain(&self, buf: &mut [u8]) -> bool {
-        for i in 0..BATCH {
-            match self.sock.recv(buf) {
-                Ok(n) if n > 0 => self.on_reply(&buf[..n]),
-                // Empty: what a socket shut at shutdown reads (and no upstream's reply).
-                Ok(_) => return i > 0,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return i > 0,
-                // ICMP errors for earlier queries (those queries time out), and the errors
-                // of a socket shut at shutdown: consumed, and the caller looks again.
-                Err(_) => {}
+    /// Read the replies waiting (at most [`BATCH`], one system call); whether there were any
+    /// (or an error, which the read consumed: ICMP errors for earlier queries, whose queries
+    /// then time out, and the errors of a socket shut at shutdown).
+    fn drain(&self, batch: &mut RecvBatch) -> bool {
+        let n = batch.recv(self.sock.as_raw_fd());
+        for i in 0..n {
+            let (reply, _, _) = batch.get(i);
+            // Empty: what a socket shut at shutdown reads (and no upstream's reply).
+            if !reply.is_empty() {
+                self.on_reply(reply);
             }
         }
-        true
+        n > 0
     }
 
     /// The earliest deadline of a waiting query, if any.
@@ -248,7 +251,8 @@ pub(crate) fn serve(
     mut handle: impl FnMut(&[u8], SocketAddr),
 ) {
     let _ = client_sock.set_nonblocking(true);
-    let mut buf = vec![0u8; 65_535];
+    let mut queries = RecvBatch::new(BATCH, QUERY_SLOT);
+    let mut replies = RecvBatch::new(BATCH, 65_535);
     let mut fds: Vec<libc::pollfd> = std::iter::once(client_sock.as_raw_fd())
         .chain(upstreams.iter().map(|u| u.sock.as_raw_fd()))
         .map(|fd| libc::pollfd {
@@ -257,33 +261,42 @@ pub(crate) fn serve(
             revents: 0,
         })
         .collect();
+    let mut busy = true;
     while !shared.stopping.load(Ordering::Relaxed) {
-        let mut busy = false;
-        for _ in 0..BATCH {
-            match crate::udp::recv_from(client_sock, &mut buf) {
-                Some((n, peer)) => {
-                    busy = true;
-                    handle(&buf[..n], peer);
+        let now = Instant::now();
+        let wait_ms = if busy {
+            0
+        } else {
+            let next = upstreams.iter().filter_map(|u| u.next_deadline()).min();
+            let wait = next.map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
+            (wait.as_micros().div_ceil(1000)).clamp(1, 1000) as libc::c_int
+        };
+        // SAFETY: `fds` is a valid, initialised array of `fds.len()` pollfd structures that
+        // outlives the call; poll only writes their `revents`.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        busy = false;
+        if ready > 0 {
+            if fds[0].revents != 0 {
+                let n = queries.recv(client_sock.as_raw_fd());
+                busy |= n > 0;
+                for i in 0..n {
+                    match queries.get(i) {
+                        // Larger than any query a client sends over UDP: ignored.
+                        (_, _, true) => Live::bump(&shared.live.ignored),
+                        (msg, Some(peer), false) => handle(msg, peer),
+                        (_, None, false) => {}
+                    }
                 }
-                None => break,
             }
-        }
-        for up in upstreams {
-            busy |= up.drain(&mut buf);
+            for (up, fd) in upstreams.iter().zip(&fds[1..]) {
+                if fd.revents != 0 {
+                    busy |= up.drain(&mut replies);
+                }
+            }
         }
         let now = Instant::now();
         for up in upstreams {
             up.expire(now);
-        }
-        if !busy {
-            let next = upstreams.iter().filter_map(|u| u.next_deadline()).min();
-            let wait = next.map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
-            let ms = (wait.as_micros().div_ceil(1000)).clamp(1, 1000) as libc::c_int;
-            // SAFETY: `fds` is a valid, initialised array of `fds.len()` pollfd structures that
-            // outlives the call; poll only writes their `revents`.
-            unsafe {
-                libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
-            }
         }
     }
     for up in upstreams {

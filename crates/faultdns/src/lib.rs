@@ -49,6 +49,7 @@ mod handler;
 pub mod hickory;
 mod locate;
 mod log;
+mod mmsg;
 mod rule;
 mod server;
 mod tcp;
