@@ -79,7 +79,11 @@ impl RecvBatch {
         let len = (h.msg_len as usize).min(self.slot);
         let bytes = &self.buf[i * self.slot..i * self.slot + len];
         let cut = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-        (bytes, socket_addr(&self.addrs[i], h.msg_hdr.msg_namelen), cut)
+        (
+            bytes,
+            socket_addr(&self.addrs[i], h.msg_hdr.msg_namelen),
+            cut,
+        )
     }
 }
 
@@ -96,8 +100,7 @@ fn socket_addr(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<Socke
         }
         libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
             // SAFETY: the family says this storage holds a sockaddr_in6, which fits in it.
-            let a =
-                unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             Some(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(a.sin6_addr.s6_addr),
                 u16::from_be(a.sin6_port),
@@ -126,9 +129,16 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(b.recv(rx.as_raw_fd()), 3);
-        assert_eq!(b.get(0), (&b"one"[..], Some(tx.local_addr().unwrap()), false));
+        assert_eq!(
+            b.get(0),
+            (&b"one"[..], Some(tx.local_addr().unwrap()), false)
+        );
         assert_eq!(b.get(1).0, b"two");
         let (bytes, _, cut) = b.get(2);
-        assert_eq!((bytes.len(), cut), (16, true), "cut to the slot, and said so");
+        assert_eq!(
+            (bytes.len(), cut),
+            (16, true),
+            "cut to the slot, and said so"
+        );
     }
 }
