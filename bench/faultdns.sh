@@ -89,10 +89,33 @@ wait_port() {
   exit 1
 }
 
-# dnsperf: bounded time, a fixed number of clients and outstanding queries.
+# CPU time (user + system, in clock ticks) a process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz="$(getconf CLK_TCK)"
+
+# dnsperf: bounded time, a fixed number of clients and outstanding queries. Prints queries/s;
+# with server PIDs after the port and tag, also writes the CPU microseconds per completed query
+# of dnsperf and of each server to $work/cpu-TAG.txt.
 perf() {
-  timeout $((secs + 30)) dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$secs" -c 8 -q 500 -T 1 2>&1 |
-    tee "$work/perf-$1-$2.txt" | awk '/Queries per second/ {printf "%.0f", $4}'
+  local port="$1" tag="$2"; shift 2
+  local before=() pid
+  for pid in "$@"; do before+=("$(ticks "$pid")"); done
+  local TIMEFORMAT='%U %S'
+  { time timeout $((secs + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$secs" \
+      -c 8 -q 500 -T 1 >"$work/perf-$port-$tag.txt" 2>&1; } 2>"$work/time-$tag.txt"
+  local done_q
+  done_q="$(awk '/Queries completed/ {print $3}' "$work/perf-$port-$tag.txt")"
+  {
+    awk -v n="$done_q" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$work/time-$tag.txt"
+    local i=0
+    for pid in "$@"; do
+      awk -v a="${before[$i]}" -v b="$(ticks "$pid")" -v hz="$hz" -v n="$done_q" \
+        'BEGIN {printf " %.1f", (b - a) * 1e6 / hz / n}'
+      i=$((i + 1))
+    done
+    echo
+  } >"$work/cpu-$tag.txt"
+  awk '/Queries per second/ {printf "%.0f", $4}' "$work/perf-$port-$tag.txt"
 }
 
 run_unbound() {
@@ -125,10 +148,10 @@ rules+=(--rule "answer name=*.bench.test. p=0.5")
 rounds="${ROUNDS:-3}"
 u=(); p=(); r=(); fp=(); fr=()
 for round in $(seq 1 "$rounds"); do
-  run_unbound
-  u+=("$(perf "$uport" "unbound$round")")
-  run_forward; fp+=("$(perf "$fport" "fwdplain$round")"); stop_last
-  run_forward "${rules[@]}"; fr+=("$(perf "$fport" "fwdrules$round")"); stop_last
+  run_unbound; upid="${pids[-1]}"
+  u+=("$(perf "$uport" "unbound$round" "$upid")")
+  run_forward; fp+=("$(perf "$fport" "fwdplain$round" "$upid" "${pids[-1]}")"); stop_last
+  run_forward "${rules[@]}"; fr+=("$(perf "$fport" "fwdrules$round" "$upid" "${pids[-1]}")"); stop_last
   stop_last
   run_faultdns; p+=("$(perf "$fport" "plain$round")"); stop_last
   run_faultdns "${rules[@]}"; r+=("$(perf "$fport" "rules$round")"); stop_last
@@ -148,3 +171,6 @@ echo "faultdns, no rules: median $plain_qps queries/s (rounds: ${p[*]}; lost $(l
 echo "faultdns, 10 rules: median $rules_qps queries/s (rounds: ${r[*]}; lost $(lost "$fport" rules)), ratio $(ratio "$rules_qps" "$unbound_qps")"
 echo "faultdns forwarding to unbound, no rules: median $fwd_plain_qps queries/s (rounds: ${fp[*]}; lost $(lost "$fport" fwdplain)), ratio $(ratio "$fwd_plain_qps" "$unbound_qps")"
 echo "faultdns forwarding to unbound, 10 rules: median $fwd_rules_qps queries/s (rounds: ${fr[*]}; lost $(lost "$fport" fwdrules)), ratio $(ratio "$fwd_rules_qps" "$unbound_qps")"
+# CPU per query, median over the rounds: where the time goes on the shared CPUs.
+cpu() { cat "$work"/cpu-"$1"*.txt | awk -v c="$2" '{print $c}' | sort -g | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+echo "CPU microseconds per query (median): straight to unbound: dnsperf $(cpu unbound 1), unbound $(cpu unbound 2); through faultdns, no rules: dnsperf $(cpu fwdplain 1), unbound $(cpu fwdplain 2), faultdns $(cpu fwdplain 3); 10 rules: faultdns $(cpu fwdrules 3)"
