@@ -39,6 +39,16 @@ pub(crate) const MIN_EDNS_PAYLOAD: u16 = 512;
 pub(crate) const MAX_EDNS_PAYLOAD: u16 = 4096;
 /// Default hosts file.
 pub(crate) const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
+/// Default UDP sockets per server taking new queries.
+pub(crate) const DEFAULT_UDP_SOCKETS_PER_SERVER: usize = 4;
+/// Most UDP sockets per server taking new queries.
+pub(crate) const MAX_UDP_SOCKETS_PER_SERVER: usize = 64;
+/// Default queries per UDP socket before it is retired.
+pub(crate) const DEFAULT_UDP_QUERIES_PER_SOCKET: u32 = 100;
+/// Default bound on the UDP sockets of one resolver.
+pub(crate) const DEFAULT_MAX_UDP_SOCKETS: usize = 256;
+/// Largest bound on the UDP sockets of one resolver.
+pub(crate) const MAX_MAX_UDP_SOCKETS: usize = 4096;
 
 /// What the candidate walk does after a candidate name *failed* (timeout, SERVFAIL, REFUSED,
 /// network error, malformed replies) rather than got NXDOMAIN/NODATA.
@@ -87,6 +97,9 @@ pub struct Config {
     pub(crate) single_request: bool,
     pub(crate) hosts_file: Option<PathBuf>,
     pub(crate) search_policy: SearchPolicy,
+    pub(crate) udp_sockets_per_server: usize,
+    pub(crate) udp_queries_per_socket: u32,
+    pub(crate) max_udp_sockets: usize,
 }
 
 impl Config {
@@ -108,6 +121,9 @@ impl Config {
             single_request: false,
             hosts_file: Some(PathBuf::from(DEFAULT_HOSTS_FILE)),
             search_policy: SearchPolicy::StopOnFailure,
+            udp_sockets_per_server: DEFAULT_UDP_SOCKETS_PER_SERVER,
+            udp_queries_per_socket: DEFAULT_UDP_QUERIES_PER_SOCKET,
+            max_udp_sockets: DEFAULT_MAX_UDP_SOCKETS,
         }
     }
 
@@ -136,10 +152,13 @@ impl Config {
         self
     }
 
-    /// Sets the per-attempt timeout: how long one query waits for its reply before the next
-    /// attempt starts (earlier attempts keep listening). Defaults to 1 s, far above a healthy
-    /// resolver's round trip yet small enough to leave room for retries inside the deadline.
-    /// Bounds 10 ms..=30 s (30 s is glibc's cap); values outside clamp.
+    /// Sets the per-attempt timeout: how long one attempt (the question asked of one server)
+    /// lasts before the next attempt starts. Inside an attempt the question is sent again
+    /// whenever the server's retransmission timeout (learnt from its reply latencies, floor
+    /// 10 ms) passes without a reply; this timeout caps that, and earlier queries keep
+    /// listening. Defaults to 1 s, far above a healthy resolver's round trip yet small enough
+    /// to leave room for retries inside the deadline. Bounds 10 ms..=30 s (30 s is glibc's
+    /// cap); values outside clamp.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = clamp_warn("timeout", timeout, MIN_TIMEOUT, MAX_TIMEOUT);
         self
@@ -210,6 +229,43 @@ impl Config {
         self
     }
 
+    /// Sets how many UDP sockets per server take new queries at once, each on its own
+    /// OS-chosen ephemeral port. Defaults to 4: queries spread over several source ports at
+    /// once (RFC 5452 §9.2), so a forger who learnt one port still has to guess which of them
+    /// a query used, and a middlebox keyed on the 5-tuple (conntrack, NAT) sees several flows.
+    /// More sockets mean more descriptors for a little more entropy. Bounds 1..=64; values
+    /// outside clamp.
+    pub fn with_udp_sockets_per_server(mut self, sockets: usize) -> Self {
+        self.udp_sockets_per_server = clamp_warn(
+            "udp sockets per server",
+            sockets,
+            1,
+            MAX_UDP_SOCKETS_PER_SERVER,
+        );
+        self
+    }
+
+    /// Sets how many queries a UDP socket carries before it is retired (it takes no new
+    /// queries and closes once its waiting queries end). Defaults to 100, as Istio configures
+    /// c-ares: ports change every 100 queries, so a port an attacker learnt stays useful only
+    /// that long, and a long-lived 5-tuple does not pin every query to one backend behind a
+    /// conntrack-based load balancer. A socket is also retired when a query on it goes
+    /// unanswered past its retransmission timeout. Bounds 1..=65535; values outside clamp.
+    pub fn with_udp_queries_per_socket(mut self, queries: u32) -> Self {
+        self.udp_queries_per_socket = clamp_warn("udp queries per socket", queries, 1, 65_535);
+        self
+    }
+
+    /// Sets the most UDP sockets the resolver holds, retired ones still draining included,
+    /// whatever the number of lookups in flight (a server with no socket may always open one,
+    /// so the bound is at least the number of servers). Defaults to 256, a quarter of the
+    /// common 1,024-descriptor soft limit. At the bound, queries reuse open sockets instead of
+    /// retiring them. Bounds 1..=4096; values outside clamp.
+    pub fn with_max_udp_sockets(mut self, sockets: usize) -> Self {
+        self.max_udp_sockets = clamp_warn("max udp sockets", sockets, 1, MAX_MAX_UDP_SOCKETS);
+        self
+    }
+
     /// The name servers, in configured order.
     pub fn servers(&self) -> &[SocketAddr] {
         &self.servers
@@ -268,6 +324,21 @@ impl Config {
     /// The search policy.
     pub fn search_policy(&self) -> SearchPolicy {
         self.search_policy
+    }
+
+    /// UDP sockets per server taking new queries.
+    pub fn udp_sockets_per_server(&self) -> usize {
+        self.udp_sockets_per_server
+    }
+
+    /// Queries per UDP socket before it is retired.
+    pub fn udp_queries_per_socket(&self) -> u32 {
+        self.udp_queries_per_socket
+    }
+
+    /// The most UDP sockets the resolver holds.
+    pub fn max_udp_sockets(&self) -> usize {
+        self.max_udp_sockets
     }
 }
 

@@ -1,12 +1,13 @@
 //! The crate's one error type, [`Error`], and its classification, [`ErrorKind`].
 
 use std::fmt;
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::trace::{CandidateTrace, Outcome, plural};
+use crate::trace::{CandidateTrace, FailureKind, Outcome, plural};
 
 /// What kind of error a lookup ended with: the stable thing to match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +51,18 @@ impl ErrorKind {
     }
 }
 
+impl From<FailureKind> for ErrorKind {
+    fn from(kind: FailureKind) -> Self {
+        match kind {
+            FailureKind::Timeout => ErrorKind::Timeout,
+            FailureKind::ServFail => ErrorKind::ServFail,
+            FailureKind::Refused => ErrorKind::Refused,
+            FailureKind::Network => ErrorKind::Network,
+            FailureKind::Malformed => ErrorKind::Malformed,
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -64,7 +77,6 @@ pub struct Failure {
     pub(crate) candidate: Option<Name>,
     pub(crate) elapsed: Duration,
     pub(crate) trace: Vec<CandidateTrace>,
-    pub(crate) io_error: Option<std::io::ErrorKind>,
 }
 
 impl Failure {
@@ -99,11 +111,12 @@ impl Failure {
         self.trace.iter().rev().find(|t| &t.name == candidate)
     }
 
-    /// `NAME after N attempts over M servers (S s)`, for failure messages.
+    /// `NAME after N attempts over M servers (S s)`, for failure messages. Attempts count per
+    /// family for `lookup_ip` (A and AAAA each have the full budget).
     fn attempts_summary(&self) -> String {
         let (attempts, servers) = self
             .failing()
-            .map(|t| (t.attempts.len(), t.servers().len()))
+            .map(|t| (t.attempts(), t.servers().len()))
             .unwrap_or((0, 0));
         let candidate = match &self.candidate {
             Some(name) => name.to_string(),
@@ -146,20 +159,21 @@ impl Failure {
             None => "address".to_string(),
         }
     }
+}
 
-    fn io_text(&self) -> String {
-        match self.io_error {
-            Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_string(),
-            Some(kind) => kind.to_string(),
-            None => "socket error".to_string(),
-        }
+/// `connection refused`, or the error's own text.
+fn io_text(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        _ => error.to_string(),
     }
 }
 
 /// Why a lookup (or building a resolver) failed.
 ///
 /// Match on [`kind()`](Error::kind) or use the predicates; every lookup error also carries the
-/// name asked, the elapsed time and the per-candidate [`trace`](Error::trace).
+/// name asked, the elapsed time and the per-candidate [`trace`](Error::trace). A network error
+/// keeps the socket error as its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -184,8 +198,13 @@ pub enum Error {
     Refused(Box<Failure>),
     /// Sockets failed (e.g. nothing listens on the server port). Check the server addresses
     /// and that the servers run.
-    #[error("{} resolving {}", .0.io_text(), .0.attempts_summary())]
-    Network(Box<Failure>),
+    #[error("{} resolving {}", io_text(source), failure.attempts_summary())]
+    Network {
+        /// The lookup details.
+        failure: Box<Failure>,
+        /// The socket error that ended the failing candidate.
+        source: io::Error,
+    },
     /// Replies were unusable. Check the servers (or what sits between them and us).
     #[error("malformed replies resolving {}", .0.attempts_summary())]
     Malformed(Box<Failure>),
@@ -211,7 +230,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The read error.
-        source: std::io::Error,
+        source: io::Error,
     },
 }
 
@@ -224,7 +243,7 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::ServFail(_) => ErrorKind::ServFail,
             Error::Refused(_) => ErrorKind::Refused,
-            Error::Network(_) => ErrorKind::Network,
+            Error::Network { .. } => ErrorKind::Network,
             Error::Malformed(_) => ErrorKind::Malformed,
             Error::InvalidName { .. } => ErrorKind::InvalidName,
             Error::Config { .. } | Error::ResolvConf { .. } => ErrorKind::Config,
@@ -257,7 +276,7 @@ impl Error {
             | Error::Timeout(f)
             | Error::ServFail(f)
             | Error::Refused(f)
-            | Error::Network(f)
+            | Error::Network { failure: f, .. }
             | Error::Malformed(f) => Some(f),
             Error::InvalidName { .. } | Error::Config { .. } | Error::ResolvConf { .. } => None,
         }
@@ -281,19 +300,30 @@ impl Error {
         self.failure().map(Failure::trace).unwrap_or_default()
     }
 
-    /// Builds the lookup error of `kind` (one of the lookup kinds) from its details.
-    pub(crate) fn lookup(kind: ErrorKind, failure: Failure) -> Error {
+    /// The error a walk that found nothing ends with: every candidate said NXDOMAIN (`nodata`
+    /// false) or at least one said NODATA.
+    pub(crate) fn not_found(nodata: bool, failure: Failure) -> Error {
+        let failure = Box::new(failure);
+        if nodata {
+            Error::NoData(failure)
+        } else {
+            Error::NxDomain(failure)
+        }
+    }
+
+    /// The error of a failed candidate. `io` is the socket error behind a network failure
+    /// (one is made up, naming the missing cause, if the caller has none).
+    pub(crate) fn failed(kind: FailureKind, failure: Failure, io: Option<io::Error>) -> Error {
         let failure = Box::new(failure);
         match kind {
-            ErrorKind::NxDomain => Error::NxDomain(failure),
-            ErrorKind::NoData => Error::NoData(failure),
-            ErrorKind::ServFail => Error::ServFail(failure),
-            ErrorKind::Refused => Error::Refused(failure),
-            ErrorKind::Network => Error::Network(failure),
-            ErrorKind::Malformed => Error::Malformed(failure),
-            ErrorKind::Timeout | ErrorKind::InvalidName | ErrorKind::Config => {
-                Error::Timeout(failure)
-            }
+            FailureKind::Timeout => Error::Timeout(failure),
+            FailureKind::ServFail => Error::ServFail(failure),
+            FailureKind::Refused => Error::Refused(failure),
+            FailureKind::Malformed => Error::Malformed(failure),
+            FailureKind::Network => Error::Network {
+                failure,
+                source: io.unwrap_or_else(|| io::Error::other("socket error")),
+            },
         }
     }
 }
@@ -301,52 +331,92 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{AttemptResult, AttemptTrace, Transport};
+    use crate::trace::{QueryResult, QueryTrace, Transport};
+    use std::error::Error as _;
 
-    fn attempt(server: &str) -> AttemptTrace {
-        AttemptTrace {
+    fn query(server: &str, record_type: RecordType, attempt: u8) -> QueryTrace {
+        QueryTrace {
             server: server.parse().unwrap(),
-            record_type: RecordType::A,
+            record_type,
             transport: Transport::Udp,
             id: 1,
-            result: AttemptResult::Timeout,
+            attempt,
+            resend: false,
+            result: QueryResult::Timeout,
             ignored: 0,
             sent_at: Duration::ZERO,
             finished_at: Duration::from_secs(1),
         }
     }
 
-    #[test]
-    fn timeout_message_is_one_specific_line() {
+    fn failure(record_type: Option<RecordType>, queries: Vec<QueryTrace>) -> Failure {
         let name = Name::from_ascii("cloudflare.com.").unwrap();
-        let mut attempts = Vec::new();
-        for i in 0..5 {
-            attempts.push(attempt(if i % 2 == 0 {
-                "10.0.0.1:53"
-            } else {
-                "10.0.0.2:53"
-            }));
-        }
-        let failure = Failure {
+        Failure {
             name: "cloudflare.com".into(),
-            record_type: Some(RecordType::A),
+            record_type,
             candidate: Some(name.clone()),
             elapsed: Duration::from_millis(5000),
             trace: vec![CandidateTrace {
                 name,
-                outcome: Outcome::Failed(ErrorKind::Timeout),
-                attempts,
+                outcome: Outcome::Failed(FailureKind::Timeout),
+                queries,
                 elapsed: Duration::from_secs(5),
             }],
-            io_error: None,
-        };
-        let e = Error::lookup(ErrorKind::Timeout, failure);
+        }
+    }
+
+    #[test]
+    fn timeout_message_is_one_specific_line() {
+        let servers = ["10.0.0.1:53", "10.0.0.2:53"];
+        let queries = (0..5)
+            .map(|i| query(servers[i % 2], RecordType::A, i as u8))
+            .collect();
+        let e = Error::failed(
+            FailureKind::Timeout,
+            failure(Some(RecordType::A), queries),
+            None,
+        );
         assert_eq!(
             e.to_string(),
             "timed out resolving cloudflare.com. after 5 attempts over 2 servers (5.00 s)"
         );
         assert!(e.is_timeout() && e.is_temporary() && !e.is_not_found());
         assert_eq!(e.name(), Some("cloudflare.com"));
+        assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn lookup_ip_counts_attempts_per_family() {
+        let mut queries = Vec::new();
+        for attempt in 0..5 {
+            queries.push(query("10.0.0.1:53", RecordType::A, attempt));
+            queries.push(query("10.0.0.1:53", RecordType::AAAA, attempt));
+        }
+        let e = Error::failed(FailureKind::Timeout, failure(None, queries), None);
+        assert_eq!(
+            e.to_string(),
+            "timed out resolving cloudflare.com. after 5 attempts over 1 server (5.00 s)"
+        );
+    }
+
+    #[test]
+    fn network_error_keeps_the_socket_error_as_source() {
+        let io = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let queries = vec![query("10.0.0.1:53", RecordType::A, 0)];
+        let e = Error::failed(
+            FailureKind::Network,
+            failure(Some(RecordType::A), queries),
+            Some(io),
+        );
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert!(
+            e.to_string()
+                .starts_with("connection refused resolving cloudflare.com. after 1 attempt"),
+            "{e}"
+        );
+        let source = e.source().expect("io source");
+        let io = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
     }
 
     #[test]
@@ -357,19 +427,18 @@ mod tests {
             .map(|(n, outcome)| CandidateTrace {
                 name: Name::from_ascii(n).unwrap(),
                 outcome,
-                attempts: vec![],
+                queries: vec![],
                 elapsed: Duration::ZERO,
             })
             .collect();
-        let e = Error::lookup(
-            ErrorKind::NoData,
+        let e = Error::not_found(
+            true,
             Failure {
                 name: "a".into(),
                 record_type: Some(RecordType::AAAA),
                 candidate: Some(Name::from_ascii("a.").unwrap()),
                 elapsed: Duration::from_millis(12),
                 trace,
-                io_error: None,
             },
         );
         assert_eq!(

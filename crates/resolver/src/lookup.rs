@@ -1,26 +1,36 @@
-//! One lookup: the hosts file, then the candidate walk under the overall deadline, each
-//! candidate asked through `exchange` (A and AAAA together for `lookup_ip`).
+//! One lookup: the hosts file, then the candidate walk under the overall deadline; each
+//! candidate's questions (A and AAAA together for `lookup_ip`) asked by their exchanges, which
+//! this layer drives: it sends what they ask, hands them what arrives and wakes them on time.
+//!
+//! Families (see `policy::families`): `lookup_ip` asks A and AAAA as two questions under one
+//! deadline, each with the full attempt budget. One family failing while the other answers is
+//! an answer; a candidate is not found only if both families said so.
 
-use std::future::Future;
+use std::future::poll_fn;
 use std::io;
 use std::net::IpAddr;
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::time::Instant;
+use tracing::debug;
 
 use crate::answer::Answer;
-use crate::candidates::candidates;
 use crate::config::{Config, SearchPolicy};
-use crate::error::{Error, ErrorKind, Failure};
-use crate::exchange::{Settings, TypeOutcome, exchange};
+use crate::error::{Error, Failure};
 use crate::hosts::Hosts;
-use crate::servers::Servers;
-use crate::trace::{AttemptTrace, CandidateTrace, Outcome};
-use crate::walk::{Step, Verdict, Walk};
-use crate::wire::{Answered, Question};
+use crate::policy::candidates::candidates;
+use crate::policy::exchange::{Concluded, Exchange, Received, Settings};
+use crate::policy::families::{Families, Family};
+use crate::policy::servers::Servers;
+use crate::policy::walk::{Step, Verdict, Walk};
+use crate::trace::{CandidateTrace, FailureKind, Outcome, QueryTrace};
+use crate::transport::{Event, Inbox, Limits, Outgoing, Registration, Transport};
+use crate::wire::{Answered, Check, Question, build_query, check_reply, classify, udp_limit};
 
 /// What a lookup asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,146 +41,252 @@ pub(crate) enum Ask {
     Ip,
 }
 
+/// The per-call knobs of a lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    pub(crate) start: Instant,
+    pub(crate) deadline: Instant,
+    pub(crate) policy: SearchPolicy,
+    /// RFC 8305's Resolution Delay for `lookup_ip`, when asked for.
+    pub(crate) resolution_delay: Option<Duration>,
+}
+
 /// The resolver's shared, validated state.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) search: Vec<Name>,
-    pub(crate) servers: Servers,
+    pub(crate) servers: Arc<Servers>,
     pub(crate) hosts: Hosts,
     pub(crate) settings: Settings,
+    pub(crate) limits: Limits,
+    /// One transport per runtime that ran lookups (usually one).
+    pub(crate) transports: Mutex<Vec<Arc<Transport>>>,
 }
 
 /// An answer in the making: what a candidate's reply(s) gave.
 struct Found {
     answered: Answered,
     extra: Vec<Record>,
-    server: std::net::SocketAddr,
-}
-
-impl Found {
-    /// The records of one question's answer, with nothing from the other family.
-    fn new(answered: Answered, server: std::net::SocketAddr) -> Self {
-        Found {
-            answered,
-            extra: Vec::new(),
-            server,
-        }
-    }
+    server: usize,
 }
 
 /// What one candidate came to.
 struct CandidateResult {
     outcome: Outcome,
-    attempts: Vec<AttemptTrace>,
+    queries: Vec<QueryTrace>,
     found: Option<Found>,
-    io: Option<io::ErrorKind>,
+    io: Option<io::Error>,
 }
 
 impl Inner {
-    /// Runs a lookup of `name` (as parsed from `asked`) until `deadline_at`.
+    /// Runs a lookup of `name` (as parsed from `asked`).
     pub(crate) async fn lookup(
         &self,
         asked: &str,
         name: &Name,
         ask: Ask,
-        start: Instant,
-        deadline: Instant,
-        policy: SearchPolicy,
+        call: Call,
     ) -> Result<Answer, Error> {
-        if let Some(answer) = self.hosts_answer(name, ask, start) {
+        if let Some(answer) = self.hosts_answer(name, ask, call.start) {
             return Ok(answer);
         }
-        let mut walk = Walk::new(policy);
+        let transport = self.transport()?;
+        let mut walk = Walk::new(call.policy);
         let mut traces: Vec<CandidateTrace> = Vec::new();
         let mut ios = Vec::new();
         let mut found = None;
         for candidate in candidates(name, &self.search, self.config.ndots) {
             let began = Instant::now();
-            let result = if began >= deadline {
+            let result = if began >= call.deadline {
                 // The deadline ended the walk before this candidate: a failure, never
                 // not-found.
-                let outcome = Outcome::Failed(ErrorKind::Timeout);
                 CandidateResult {
-                    outcome,
-                    attempts: Vec::new(),
+                    outcome: Outcome::Failed(FailureKind::Timeout),
+                    queries: Vec::new(),
                     found: None,
                     io: None,
                 }
             } else {
-                self.candidate(&candidate, ask, start, deadline).await
+                self.candidate(&transport, &candidate, ask, call).await
             };
             let outcome = result.outcome;
             traces.push(CandidateTrace {
                 name: candidate,
                 outcome,
-                attempts: result.attempts,
+                queries: result.queries,
                 elapsed: began.elapsed(),
             });
             ios.push(result.io);
             if result.found.is_some() {
                 found = result.found;
             }
-            if walk.record(outcome) == Step::Stop || began >= deadline {
+            if walk.record(outcome) == Step::Stop || began >= call.deadline {
                 break;
             }
         }
-        conclude(&walk, traces, ios, found, asked, ask, start.elapsed())
+        let details = Details {
+            asked,
+            ask,
+            elapsed: call.start.elapsed(),
+            servers: &self.servers,
+        };
+        conclude(&walk, traces, ios, found, details)
+    }
+
+    /// This runtime's transport, made on first use.
+    fn transport(&self) -> Result<Arc<Transport>, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
+            setting: "runtime",
+            reason: "lookups need a tokio runtime with I/O and time enabled".to_string(),
+        })?;
+        let id = handle.id();
+        let mut transports = self.transports.lock().unwrap_or_else(|e| e.into_inner());
+        transports.retain(|t| !t.is_dead());
+        if let Some(transport) = transports.iter().find(|t| t.runtime() == id) {
+            return Ok(transport.clone());
+        }
+        let transport = Arc::new(Transport::new(self.servers.clone(), self.limits, handle));
+        transports.push(transport.clone());
+        Ok(transport)
     }
 
     /// Asks one candidate.
     async fn candidate(
         &self,
+        transport: &Transport,
         name: &Name,
         ask: Ask,
-        start: Instant,
-        deadline: Instant,
+        call: Call,
     ) -> CandidateResult {
-        let question = |record_type| Question {
-            name: name.clone(),
-            record_type,
+        let (types, n) = match ask {
+            Ask::Type(t) => ([t, t], 1),
+            Ask::Ip if self.config.single_request => ([RecordType::A, RecordType::A], 1),
+            Ask::Ip => ([RecordType::A, RecordType::AAAA], 2),
         };
-        let settings = self.settings;
-        match ask {
-            Ask::Type(record_type) => {
-                let mut attempts = Vec::new();
-                let q = question(record_type);
-                let outcome =
-                    exchange(&self.servers, settings, &q, start, deadline, &mut attempts).await;
-                let (outcome, found, io) = single(outcome);
-                CandidateResult {
-                    outcome,
-                    attempts,
-                    found,
-                    io,
-                }
-            }
-            Ask::Ip => {
-                let (qa, qaaaa) = (question(RecordType::A), question(RecordType::AAAA));
-                let (mut ta, mut taaaa) = (Vec::new(), Vec::new());
-                let servers = &self.servers;
-                let fa = exchange(servers, settings, &qa, start, deadline, &mut ta);
-                let faaaa = exchange(servers, settings, &qaaaa, start, deadline, &mut taaaa);
-                let grace = settings.timeout;
-                let (a, aaaa) = if self.config.single_request {
-                    let a = fa.await;
-                    let aaaa = after(faaaa, &a, grace, deadline).await;
-                    (a, aaaa)
-                } else {
-                    both(fa, faaaa, grace, deadline).await
-                };
-                let mut attempts = ta;
-                attempts.extend(taaaa);
-                attempts.sort_by_key(|a| a.sent_at);
-                let (outcome, found, io) = merge(a, aaaa);
-                CandidateResult {
-                    outcome,
-                    attempts,
-                    found,
-                    io,
-                }
-            }
+        let mut questions: Vec<Pending> = types[..n]
+            .iter()
+            .map(|&t| self.pending(name, t, call.deadline))
+            .collect();
+        let delay = call.resolution_delay.filter(|_| ask == Ask::Ip);
+        self.drive(transport, &mut questions, delay).await;
+        if ask == Ask::Ip && self.config.single_request {
+            // single-request: AAAA only after A is settled, under the same deadline.
+            let mut second = vec![self.pending(name, RecordType::AAAA, call.deadline)];
+            self.drive(transport, &mut second, None).await;
+            questions.append(&mut second);
         }
+        let mut settled = Vec::with_capacity(questions.len());
+        let mut queries = Vec::new();
+        for mut pending in questions {
+            let finished = pending.exchange.finish(call.start, &self.servers);
+            let concluded = match finished {
+                Some((concluded, trace)) => {
+                    queries.extend(trace);
+                    Some(concluded)
+                }
+                None => {
+                    queries.extend(pending.exchange.trace(call.start, &self.servers));
+                    None
+                }
+            };
+            settled.push((pending.exchange.record_type(), concluded));
+        }
+        queries.sort_by_key(|q| q.sent_at);
+        let (outcome, found, io) = merge(settled);
+        CandidateResult {
+            outcome,
+            queries,
+            found,
+            io,
+        }
+    }
+
+    fn pending(&self, name: &Name, record_type: RecordType, deadline: Instant) -> Pending {
+        let now = Instant::now();
+        Pending {
+            question: Question::new(name.clone(), record_type),
+            exchange: Exchange::new(record_type, self.settings, &self.servers, now, deadline),
+            messages: Vec::new(),
+            registrations: Vec::new(),
+        }
+    }
+
+    /// Drives `questions` until every one is settled (or, with `delay`, until the families
+    /// may be returned early).
+    async fn drive(
+        &self,
+        transport: &Transport,
+        questions: &mut [Pending],
+        delay: Option<Duration>,
+    ) {
+        let inbox = Arc::new(Inbox::default());
+        let servers = &*self.servers;
+        let mut deliveries = Vec::new();
+        let mut ignored = Vec::new();
+        let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
+        let mut armed: Option<Instant> = None;
+        let mut families = Families::new(delay);
+        poll_fn(|cx| {
+            loop {
+                let now = Instant::now();
+                let _ = inbox.poll_take(cx, &mut deliveries, &mut ignored);
+                for tag in ignored.drain(..) {
+                    let (index, send) = untag(tag);
+                    if let Some(pending) = questions.get_mut(index) {
+                        pending.exchange.handle_ignored(send, servers);
+                    }
+                }
+                for delivery in deliveries.drain(..) {
+                    let (index, send) = untag(delivery.tag);
+                    if let Some(pending) = questions.get_mut(index) {
+                        pending.deliver(send, delivery.at, delivery.event, servers);
+                    }
+                }
+                for pending in questions.iter_mut() {
+                    pending.exchange.handle_timeout(now, servers);
+                }
+                for (index, pending) in questions.iter_mut().enumerate() {
+                    pending.transmit(index, transport, &inbox, now, servers);
+                    pending.settle(self.settings.timeout);
+                }
+                let state: Vec<Family> = questions
+                    .iter()
+                    .map(|p| Family {
+                        v6: p.exchange.record_type() == RecordType::AAAA,
+                        done: p.exchange.is_done(),
+                        answered: p.exchange.is_answered(),
+                    })
+                    .collect();
+                if families.ready(now, &state) {
+                    return Poll::Ready(());
+                }
+                let wake = questions
+                    .iter()
+                    .filter_map(|p| p.exchange.poll_timeout())
+                    .chain(families.wake())
+                    .min();
+                let Some(wake) = wake else {
+                    return Poll::Ready(());
+                };
+                if armed != Some(wake) {
+                    sleep.as_mut().reset(wake);
+                    armed = Some(wake);
+                }
+                if sleep.as_mut().poll(cx).is_pending() {
+                    // Something may have arrived while the exchanges ran: look again before
+                    // sleeping (the inbox holds the waker from the look above otherwise).
+                    if inbox
+                        .poll_take(cx, &mut deliveries, &mut ignored)
+                        .is_ready()
+                    {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
     }
 
     /// An answer from the hosts file, if it lists the name asked with addresses of the family
@@ -187,6 +303,156 @@ impl Inner {
         let record = Record::from_rdata(name.clone(), 0, RData::PTR(PTR(host.clone())));
         Some(local(&name, name.clone(), vec![record], start))
     }
+}
+
+/// The tag of query `send` of question `index`, for the transport.
+fn tag(index: usize, send: usize) -> u32 {
+    ((index as u32) << 16) | (send as u32 & 0xffff)
+}
+
+/// The question index and query of a tag.
+fn untag(tag: u32) -> (usize, usize) {
+    ((tag >> 16) as usize, (tag & 0xffff) as usize)
+}
+
+/// One question being asked: its exchange, its encoded queries and its registrations.
+struct Pending {
+    question: Question,
+    exchange: Exchange,
+    /// The encoded query per EDNS setting used so far (usually one).
+    messages: Vec<(Option<u16>, Vec<u8>)>,
+    /// Per query sent, its registration while it waits.
+    registrations: Vec<Option<Registration>>,
+}
+
+impl Pending {
+    /// Sends what the exchange asks for.
+    fn transmit(
+        &mut self,
+        index: usize,
+        transport: &Transport,
+        inbox: &Arc<Inbox>,
+        now: Instant,
+        servers: &Servers,
+    ) {
+        while let Some(t) = self.exchange.poll_transmit() {
+            if let Some(Some(old)) = t.superseded.and_then(|s| self.registrations.get(s)) {
+                old.retire_socket();
+            }
+            let message = match self.messages.iter().position(|(e, _)| *e == t.edns) {
+                Some(i) => &mut self.messages[i].1,
+                None => {
+                    self.messages
+                        .push((t.edns, build_query(0, &self.question, t.edns)));
+                    &mut self.messages.last_mut().expect("just pushed").1
+                }
+            };
+            let out = Outgoing {
+                server: t.server,
+                transport: t.transport,
+                message,
+                inbox,
+                tag: tag(index, t.send),
+                key: self.question.key(),
+            };
+            match transport.send(out) {
+                Ok(registration) => {
+                    self.exchange.sent(t.send, registration.id());
+                    self.register(t.send, registration);
+                }
+                Err(error) => {
+                    debug!(%error, "send failed");
+                    self.exchange.handle_error(t.send, now, error, servers);
+                }
+            }
+        }
+    }
+
+    fn register(&mut self, send: usize, registration: Registration) {
+        if self.registrations.len() <= send {
+            self.registrations.resize_with(send + 1, || None);
+        }
+        self.registrations[send] = Some(registration);
+    }
+
+    /// Hands what arrived for query `send` to the exchange.
+    fn deliver(&mut self, send: usize, at: Instant, event: Event, servers: &Servers) {
+        let Some(Some(registration)) = self.registrations.get(send) else {
+            return;
+        };
+        let id = registration.id();
+        let udp = matches!(registration, Registration::Udp(_));
+        match event {
+            Event::Error(error) => self.exchange.handle_error(send, at, error, servers),
+            Event::Message(bytes) => {
+                let Some(server) = self.exchange.server_of(send) else {
+                    return;
+                };
+                // The source was checked by the kernel (connected UDP socket) or is the
+                // connection itself (TCP).
+                let addr = servers.get(server).addr;
+                let limit = match udp {
+                    true => udp_limit(self.exchange.edns_of(send)),
+                    false => usize::from(u16::MAX),
+                };
+                match check_reply(&bytes, addr, addr, id, &self.question, limit) {
+                    Check::Ignore(reason) => {
+                        debug!(?reason, "datagram ignored");
+                        self.exchange.handle_ignored(send, servers);
+                    }
+                    Check::Truncated if udp => {
+                        self.exchange
+                            .handle_reply(send, at, Received::Truncated, servers);
+                    }
+                    // TC=1 over TCP makes no sense.
+                    Check::Truncated => self.exchange.handle_reply(
+                        send,
+                        at,
+                        Received::Reply(Err(crate::trace::QueryResult::Malformed)),
+                        servers,
+                    ),
+                    Check::Accept(message) => {
+                        let reply = classify(&message, &self.question);
+                        self.exchange
+                            .handle_reply(send, at, Received::Reply(reply), servers);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the registrations of queries that no longer wait; once the question is settled,
+    /// its UDP queries still unanswered linger for the latency model until their timeout.
+    fn settle(&mut self, timeout: Duration) {
+        if self.exchange.is_done() {
+            let key = self.question.key();
+            for (send, linger) in self.exchange.lingering() {
+                if let Some(registration) = self.registrations.get_mut(send).and_then(Option::take)
+                {
+                    let until = linger.sent_at + timeout;
+                    registration.linger(linger, key, until);
+                }
+            }
+            self.registrations.clear();
+            return;
+        }
+        for (send, slot) in self.registrations.iter_mut().enumerate() {
+            let Some(registration) = slot else { continue };
+            if !self.exchange.is_open(send) {
+                *slot = None;
+            } else if self.exchange.timed_out(send) {
+                registration.retire_socket();
+            }
+        }
+    }
+}
+
+/// What `conclude` needs besides the walk.
+struct Details<'a> {
+    asked: &'a str,
+    ask: Ask,
+    elapsed: Duration,
+    servers: &'a Servers,
 }
 
 /// The answer to an address literal (`192.0.2.1`, `2001:db8::1`) asked as A, AAAA or both: the
@@ -247,68 +513,23 @@ fn local(name: &Name, canonical: Name, records: Vec<Record>, start: Instant) -> 
     }
 }
 
-/// Runs both questions concurrently in this future. Once one has an answer, the other gets
-/// `grace` more (one per-attempt timeout) before it is given up as a timeout, so a family the
-/// network loses cannot hold an answer back until the deadline.
-async fn both(
-    a: impl Future<Output = TypeOutcome>,
-    aaaa: impl Future<Output = TypeOutcome>,
-    grace: Duration,
-    deadline: Instant,
-) -> (TypeOutcome, TypeOutcome) {
-    let (mut a, mut aaaa) = (pin!(a), pin!(aaaa));
-    tokio::select! {
-        done = &mut a => {
-            let other = after(aaaa, &done, grace, deadline).await;
-            (done, other)
-        }
-        done = &mut aaaa => {
-            let other = after(a, &done, grace, deadline).await;
-            (other, done)
-        }
-    }
-}
-
-/// Finishes `other` after `done` completed: in full, unless `done` is an answer, in which case
-/// for at most `grace` more.
-async fn after(
-    other: impl Future<Output = TypeOutcome>,
-    done: &TypeOutcome,
-    grace: Duration,
-    deadline: Instant,
-) -> TypeOutcome {
-    if !matches!(done, TypeOutcome::Answer { .. }) {
-        return other.await;
-    }
-    let until = (Instant::now() + grace).min(deadline);
-    tokio::time::timeout_at(until, other)
-        .await
-        .unwrap_or(TypeOutcome::Failed {
-            kind: ErrorKind::Timeout,
-            io: None,
-        })
-}
-
 /// Turns a finished walk into the lookup's result: the answer of the candidate that answered,
 /// or the error the verdict names, with the whole trace.
 fn conclude(
     walk: &Walk,
     traces: Vec<CandidateTrace>,
-    ios: Vec<Option<io::ErrorKind>>,
+    mut ios: Vec<Option<io::Error>>,
     found: Option<Found>,
-    asked: &str,
-    ask: Ask,
-    elapsed: Duration,
+    details: Details<'_>,
 ) -> Result<Answer, Error> {
     let failure = |candidate: Option<usize>, traces: Vec<CandidateTrace>| Failure {
-        name: asked.to_string(),
-        record_type: match ask {
+        name: details.asked.to_string(),
+        record_type: match details.ask {
             Ask::Type(t) => Some(t),
             Ask::Ip => None,
         },
         candidate: candidate.map(|i| traces[i].name.clone()),
-        elapsed,
-        io_error: candidate.and_then(|i| ios.get(i).copied().flatten()),
+        elapsed: details.elapsed,
         trace: traces,
     };
     match walk.verdict() {
@@ -325,175 +546,71 @@ fn conclude(
                     canonical: answered.canonical,
                     records,
                     chain: answered.chain,
-                    server: Some(server),
-                    elapsed,
+                    server: Some(details.servers.get(server).addr),
+                    elapsed: details.elapsed,
                     trace: traces,
                 })
             }
             // An answer outcome always carries its records.
-            None => Err(Error::lookup(
-                ErrorKind::Malformed,
+            None => Err(Error::failed(
+                FailureKind::Malformed,
                 failure(Some(i), traces),
+                None,
             )),
         },
-        Some(Verdict::NotFound(kind)) => {
+        Some(Verdict::NotFound { nodata }) => {
             let last = traces.len().checked_sub(1);
-            Err(Error::lookup(kind, failure(last, traces)))
+            Err(Error::not_found(nodata, failure(last, traces)))
         }
-        Some(Verdict::Failed(kind, i)) => Err(Error::lookup(kind, failure(Some(i), traces))),
+        Some(Verdict::Failed(kind, i)) => {
+            let io = ios.get_mut(i).and_then(Option::take);
+            Err(Error::failed(kind, failure(Some(i), traces), io))
+        }
         // No candidate at all cannot happen (a name always is its own candidate).
-        None => Err(Error::lookup(ErrorKind::Timeout, failure(None, traces))),
+        None => Err(Error::failed(
+            FailureKind::Timeout,
+            failure(None, traces),
+            None,
+        )),
     }
 }
 
-/// One question's outcome as a candidate outcome.
-fn single(outcome: TypeOutcome) -> (Outcome, Option<Found>, Option<io::ErrorKind>) {
-    match outcome {
-        TypeOutcome::Answer { answered, server } => {
-            (Outcome::Answer, Some(Found::new(answered, server)), None)
+/// The settled questions of a candidate (one, or A and AAAA; `None` for a family given up by
+/// the resolution delay) merged: an answer if any family answered (A records first, the other
+/// family's failure stays in the trace); else a failure if any failed; else NXDOMAIN only if
+/// every family said so, NODATA otherwise.
+fn merge(
+    settled: Vec<(RecordType, Option<Concluded>)>,
+) -> (Outcome, Option<Found>, Option<io::Error>) {
+    let mut found: Option<Found> = None;
+    let mut failure: Option<(FailureKind, Option<io::Error>)> = None;
+    let mut all_nxdomain = true;
+    for (_, concluded) in settled {
+        match concluded {
+            Some(Concluded::Answer { answered, server }) => match &mut found {
+                Some(first) => first.extra.extend(answered.records),
+                None => {
+                    found = Some(Found {
+                        answered,
+                        extra: Vec::new(),
+                        server,
+                    })
+                }
+            },
+            Some(Concluded::Failed { kind, io }) => {
+                failure.get_or_insert((kind, io));
+            }
+            Some(Concluded::NxDomain) => {}
+            Some(Concluded::NoData) | None => all_nxdomain = false,
         }
-        TypeOutcome::NoData => (Outcome::NoData, None, None),
-        TypeOutcome::NxDomain => (Outcome::NxDomain, None, None),
-        TypeOutcome::Failed { kind, io } => (Outcome::Failed(kind), None, io),
     }
-}
-
-/// A and AAAA outcomes merged: an answer if either family answered (the other's failure stays
-/// in the trace); else a failure if either failed; else NXDOMAIN only if both said so.
-fn merge(a: TypeOutcome, aaaa: TypeOutcome) -> (Outcome, Option<Found>, Option<io::ErrorKind>) {
-    match (a, aaaa) {
-        (TypeOutcome::Answer { answered, server }, TypeOutcome::Answer { answered: six, .. }) => {
-            let found = Found {
-                answered,
-                extra: six.records,
-                server,
-            };
-            (Outcome::Answer, Some(found), None)
-        }
-        (TypeOutcome::Answer { answered, server }, _)
-        | (_, TypeOutcome::Answer { answered, server }) => {
-            (Outcome::Answer, Some(Found::new(answered, server)), None)
-        }
-        (TypeOutcome::Failed { kind, io }, _) | (_, TypeOutcome::Failed { kind, io }) => {
-            (Outcome::Failed(kind), None, io)
-        }
-        (TypeOutcome::NxDomain, TypeOutcome::NxDomain) => (Outcome::NxDomain, None, None),
-        _ => (Outcome::NoData, None, None),
+    match (found, failure) {
+        (Some(found), _) => (Outcome::Answer, Some(found), None),
+        (None, Some((kind, io))) => (Outcome::Failed(kind), None, io),
+        (None, None) if all_nxdomain => (Outcome::NxDomain, None, None),
+        (None, None) => (Outcome::NoData, None, None),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answered() -> TypeOutcome {
-        TypeOutcome::Answer {
-            answered: Answered {
-                canonical: Name::root(),
-                records: vec![Record::from_rdata(
-                    Name::root(),
-                    5,
-                    RData::A(A::new(192, 0, 2, 1)),
-                )],
-                chain: vec![],
-            },
-            server: "127.0.0.1:53".parse().unwrap(),
-        }
-    }
-
-    fn failed(kind: ErrorKind) -> TypeOutcome {
-        TypeOutcome::Failed { kind, io: None }
-    }
-
-    #[test]
-    fn merge_prefers_answers_then_failures_then_not_found() {
-        use TypeOutcome::{NoData, NxDomain};
-        let t = ErrorKind::Timeout;
-        assert_eq!(merge(answered(), failed(t)).0, Outcome::Answer);
-        assert_eq!(merge(failed(t), answered()).0, Outcome::Answer);
-        assert_eq!(merge(answered(), answered()).1.unwrap().extra.len(), 1);
-        assert_eq!(merge(NoData, failed(t)).0, Outcome::Failed(t));
-        assert_eq!(
-            merge(failed(ErrorKind::ServFail), NxDomain).0,
-            Outcome::Failed(ErrorKind::ServFail)
-        );
-        assert_eq!(merge(NxDomain, NxDomain).0, Outcome::NxDomain);
-        assert_eq!(merge(NxDomain, NoData).0, Outcome::NoData);
-        assert_eq!(merge(NoData, NoData).0, Outcome::NoData);
-    }
-
-    mod iron_rule {
-        use super::*;
-        use crate::walk::tests::outcome;
-        use proptest::prelude::*;
-
-        /// Drives the walk over per-candidate outcomes as `Inner::lookup` does, and concludes.
-        fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
-            let mut walk = Walk::new(policy);
-            let (mut traces, mut ios, mut found) = (Vec::new(), Vec::new(), None);
-            for (i, &outcome) in outcomes.iter().enumerate() {
-                traces.push(CandidateTrace {
-                    name: Name::from_ascii(format!("c{i}.example.")).unwrap(),
-                    outcome,
-                    attempts: Vec::new(),
-                    elapsed: Duration::ZERO,
-                });
-                ios.push(None);
-                if outcome == Outcome::Answer {
-                    let TypeOutcome::Answer { answered, server } = answered() else {
-                        unreachable!()
-                    };
-                    found = Some(Found::new(answered, server));
-                }
-                if walk.record(outcome) == Step::Stop {
-                    break;
-                }
-            }
-            conclude(&walk, traces, ios, found, "c", Ask::Ip, Duration::ZERO)
-        }
-
-        proptest! {
-            #[test]
-            fn not_found_only_if_every_candidate_said_so(
-                continue_on_failure in any::<bool>(),
-                outcomes in prop::collection::vec(outcome(), 1..8),
-            ) {
-                let policy = if continue_on_failure {
-                    SearchPolicy::ContinueOnFailure
-                } else {
-                    SearchPolicy::StopOnFailure
-                };
-                let result = lookup(policy, &outcomes);
-                let trace: Vec<Outcome> = match &result {
-                    Ok(answer) => answer.trace().iter().map(|t| t.outcome).collect(),
-                    Err(e) => e.trace().iter().map(|t| t.outcome).collect(),
-                };
-                let failed = trace.iter().any(|o| matches!(o, Outcome::Failed(_)));
-                match &result {
-                    Err(e) if e.is_not_found() => {
-                        prop_assert!(trace.iter().all(|o| o.is_not_found()));
-                        prop_assert_eq!(trace.len(), outcomes.len(), "every candidate tried");
-                        prop_assert!(!e.is_temporary());
-                    }
-                    Err(e) => {
-                        prop_assert!(failed, "an error that is not not-found needs a failure");
-                        prop_assert!(e.is_temporary());
-                        let first = trace.iter().find_map(|o| match o {
-                            Outcome::Failed(kind) => Some(*kind),
-                            _ => None,
-                        });
-                        prop_assert_eq!(Some(e.kind()), first);
-                    }
-                    Ok(answer) => {
-                        prop_assert_eq!(trace.last(), Some(&Outcome::Answer));
-                        prop_assert_eq!(answer.name(), &answer.trace().last().unwrap().name);
-                        prop_assert!(!failed || continue_on_failure);
-                    }
-                }
-                if failed {
-                    prop_assert!(!matches!(&result, Err(e) if e.is_not_found()));
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -11,10 +11,11 @@ use tracing::{Instrument, info_span};
 use crate::answer::Answer;
 use crate::config::{Config, MAX_DEADLINE, MIN_DEADLINE, SearchPolicy};
 use crate::error::Error;
-use crate::exchange::Settings;
 use crate::hosts::Hosts;
-use crate::lookup::{Ask, Inner, literal_answer};
-use crate::servers::{ServerStats, Servers};
+use crate::lookup::{Ask, Call, Inner, literal_answer};
+use crate::policy::exchange::Settings;
+use crate::policy::servers::{ServerStats, Servers};
+use crate::transport::Limits;
 
 /// Per-call overrides for [`Resolver::lookup_with`], [`Resolver::lookup_ip_with`] and
 /// [`Resolver::reverse_with`].
@@ -28,6 +29,7 @@ use crate::servers::{ServerStats, Servers};
 pub struct LookupOptions {
     deadline: Option<Duration>,
     search_policy: Option<SearchPolicy>,
+    resolution_delay: Option<Duration>,
 }
 
 impl LookupOptions {
@@ -47,6 +49,21 @@ impl LookupOptions {
     pub fn with_search_policy(mut self, policy: SearchPolicy) -> Self {
         self.search_policy = Some(policy);
         self
+    }
+
+    /// Lets [`lookup_ip`](Resolver::lookup_ip) return before both families are settled, for
+    /// connectors that race addresses (RFC 8305 §3): as soon as AAAA has answered, or `delay`
+    /// after A has answered (RFC 8305 recommends 50 ms). The family still unsettled is left
+    /// out of the answer (its queries show in the trace as unanswered). Off by default: both
+    /// families are asked to the end. Bounds 0..=1 s; values above clamp.
+    pub fn with_resolution_delay(mut self, delay: Duration) -> Self {
+        self.resolution_delay = Some(delay.min(Duration::from_secs(1)));
+        self
+    }
+
+    /// The resolution delay, if one was set.
+    pub fn resolution_delay(&self) -> Option<Duration> {
+        self.resolution_delay
     }
 
     /// The deadline override, if any.
@@ -112,7 +129,12 @@ impl Resolver {
             edns: config.edns_payload,
             tcp_only: config.use_tcp,
         };
-        let servers = Servers::new(&config.servers, config.rotate);
+        let limits = Limits {
+            per_server: config.udp_sockets_per_server,
+            queries_per_socket: config.udp_queries_per_socket,
+            max_sockets: config.max_udp_sockets,
+        };
+        let servers = Arc::new(Servers::new(&config.servers, config.rotate, config.timeout));
         Ok(Resolver {
             inner: Arc::new(Inner {
                 config,
@@ -120,6 +142,8 @@ impl Resolver {
                 servers,
                 hosts,
                 settings,
+                limits,
+                transports: Default::default(),
             }),
         })
     }
@@ -223,16 +247,20 @@ impl Resolver {
             return Ok(answer);
         }
         let name = parse_name(asked)?;
-        let deadline = start + options.deadline.unwrap_or(self.inner.config.deadline);
-        let policy = options
-            .search_policy
-            .unwrap_or(self.inner.config.search_policy);
+        let call = Call {
+            start,
+            deadline: start + options.deadline.unwrap_or(self.inner.config.deadline),
+            policy: options
+                .search_policy
+                .unwrap_or(self.inner.config.search_policy),
+            resolution_delay: options.resolution_delay,
+        };
         let span = match ask {
             Ask::Ip => info_span!("lookup", name = asked, rtype = "A+AAAA"),
             Ask::Type(t) => info_span!("lookup", name = asked, rtype = %t),
         };
         self.inner
-            .lookup(asked, &name, ask, start, deadline, policy)
+            .lookup(asked, &name, ask, call)
             .instrument(span)
             .await
     }
@@ -252,7 +280,13 @@ fn parse_name(asked: &str) -> Result<Name, Error> {
             "contains whitespace or control characters".to_string(),
         ));
     }
-    let name = Name::from_utf8(asked).map_err(|e| invalid(e.to_string()))?;
+    // ASCII names skip IDNA processing (the common case, and the costly part of parsing).
+    let parsed = if asked.is_ascii() {
+        Name::from_ascii(asked)
+    } else {
+        Name::from_utf8(asked)
+    };
+    let name = parsed.map_err(|e| invalid(e.to_string()))?;
     if name.is_root() {
         return Err(invalid(
             "the root name has no addresses to look up".to_string(),

@@ -1,5 +1,14 @@
-//! The per-candidate trace of a lookup: which names were tried, where, how often, and what came
-//! back. Carried by every answer and every lookup error.
+//! The vocabulary of what happened: per query ([`QueryResult`]), per candidate name
+//! ([`Outcome`], [`FailureKind`]) and the traces that carry them ([`QueryTrace`],
+//! [`CandidateTrace`]). Every answer and every lookup error carries its trace.
+//!
+//! Three levels, one idea each:
+//! - a *query* is one datagram or TCP message sent; its [`QueryResult`] says what came back;
+//! - a *candidate* is one fully qualified name tried; its [`Outcome`] is an answer, NODATA,
+//!   NXDOMAIN, or a failure of one of the [`FailureKind`]s (never anything else);
+//! - a *lookup* ends in an [`Answer`](crate::Answer) or an [`Error`](crate::Error) whose
+//!   [`ErrorKind`](crate::ErrorKind) adds the kinds that are not about a candidate (an invalid
+//!   name, a bad configuration).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -7,20 +16,53 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::error::ErrorKind;
+/// Why a candidate name got no answer about it after all its attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// No usable reply before the attempts ran out or the deadline passed.
+    Timeout,
+    /// Servers answered SERVFAIL (or FORMERR, or an unusable referral).
+    ServFail,
+    /// Servers answered REFUSED or NOTIMP.
+    Refused,
+    /// Sockets failed: nothing listening (ICMP port unreachable), no route, and the like.
+    Network,
+    /// Replies that passed the ID and question checks made no sense.
+    Malformed,
+}
 
-/// What one candidate name came to after all its attempts.
+impl FailureKind {
+    /// The lowercase name used in messages and by dnsload's outcome classes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::ServFail => "servfail",
+            FailureKind::Refused => "refused",
+            FailureKind::Network => "network",
+            FailureKind::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one candidate name (for `lookup_ip`: both of its families together) came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// Records of the asked type (or, for `lookup_ip`, of at least one family).
+    /// Records of the asked type (for `lookup_ip`: of at least one family).
     Answer,
     /// The name exists but has no records of the asked type (NOERROR, empty answer).
     NoData,
     /// The name does not exist (NXDOMAIN).
     NxDomain,
-    /// No answer about the name: `Timeout`, `ServFail`, `Refused`, `Network` or `Malformed`.
-    Failed(ErrorKind),
+    /// No answer about the name.
+    Failed(FailureKind),
 }
 
 impl Outcome {
@@ -45,30 +87,31 @@ impl fmt::Display for Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transport {
-    /// A datagram from a fresh ephemeral port.
+    /// A datagram over one of the resolver's pooled UDP sockets.
     Udp,
-    /// A fresh TCP connection (truncated reply, or `use-vc`).
+    /// A message over the resolver's TCP connection to the server (truncated reply, or
+    /// `use-vc`).
     Tcp,
 }
 
-/// What one query (one attempt) got.
+/// What one query got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AttemptResult {
+pub enum QueryResult {
     /// A reply with records of the asked type.
     Answer,
     /// NOERROR without records of the asked type.
     NoData,
     /// NXDOMAIN.
     NxDomain,
-    /// No acceptable reply before the attempt's deadline (the socket stayed open for a late
-    /// reply while the lookup ran on).
+    /// No usable reply before its attempt ended (the query stayed open for a late reply while
+    /// its question ran on).
     Timeout,
-    /// SERVFAIL: the server could not answer; the next server was asked.
+    /// SERVFAIL: the server could not answer.
     ServFail,
-    /// REFUSED: the server will not answer us; the next server was asked.
+    /// REFUSED: the server will not answer us.
     Refused,
-    /// NOTIMP: the server does not do this; the next server was asked.
+    /// NOTIMP: the server does not do this.
     NotImp,
     /// FORMERR: the server did not understand the query (asked again without EDNS if it had it).
     FormErr,
@@ -76,45 +119,61 @@ pub enum AttemptResult {
     Lame,
     /// TC=1 over UDP: the question was asked again over TCP.
     Truncated,
-    /// ICMP port unreachable (ECONNREFUSED): nobody listens there; the next server was asked.
+    /// ICMP port unreachable (ECONNREFUSED): nobody listens there.
     ConnectionRefused,
     /// Another socket error.
     Network(std::io::ErrorKind),
     /// A reply that passed the ID and question checks but made no sense.
     Malformed,
-    /// The lookup's overall deadline ended the attempt.
+    /// The lookup's overall deadline ended the query's attempt.
     Deadline,
-    /// No reply before another attempt's reply ended the candidate.
+    /// No reply before another query's reply settled the question.
     Unanswered,
 }
 
-impl fmt::Display for AttemptResult {
+impl QueryResult {
+    /// True for the results that settle a question: an answer, NODATA or NXDOMAIN.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            QueryResult::Answer | QueryResult::NoData | QueryResult::NxDomain
+        )
+    }
+}
+
+impl fmt::Display for QueryResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            AttemptResult::Answer => "answer",
-            AttemptResult::NoData => "nodata",
-            AttemptResult::NxDomain => "nxdomain",
-            AttemptResult::Timeout => "timeout",
-            AttemptResult::ServFail => "servfail",
-            AttemptResult::Refused => "refused",
-            AttemptResult::NotImp => "notimp",
-            AttemptResult::FormErr => "formerr",
-            AttemptResult::Lame => "lame reply",
-            AttemptResult::Truncated => "truncated",
-            AttemptResult::ConnectionRefused => "connection refused",
-            AttemptResult::Network(kind) => return write!(f, "network error: {kind}"),
-            AttemptResult::Malformed => "malformed",
-            AttemptResult::Deadline => "deadline",
-            AttemptResult::Unanswered => "unanswered",
+            QueryResult::Answer => "answer",
+            QueryResult::NoData => "nodata",
+            QueryResult::NxDomain => "nxdomain",
+            QueryResult::Timeout => "timeout",
+            QueryResult::ServFail => "servfail",
+            QueryResult::Refused => "refused",
+            QueryResult::NotImp => "notimp",
+            QueryResult::FormErr => "formerr",
+            QueryResult::Lame => "lame reply",
+            QueryResult::Truncated => "truncated",
+            QueryResult::ConnectionRefused => "connection refused",
+            QueryResult::Network(kind) => return write!(f, "network error: {kind}"),
+            QueryResult::Malformed => "malformed",
+            QueryResult::Deadline => "deadline",
+            QueryResult::Unanswered => "unanswered",
         };
         f.write_str(text)
     }
 }
 
 /// One query sent for a candidate.
+///
+/// An *attempt* is one question to one server, lasting up to the per-attempt timeout; inside
+/// it the question may be sent again (a re-send, possibly to another server) when the server's
+/// retransmission timeout passes without a reply. Every query of an attempt carries the
+/// attempt's index; [`resend`](Self::resend) tells the first query of an attempt from its
+/// re-sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AttemptTrace {
+pub struct QueryTrace {
     /// The server asked.
     pub server: SocketAddr,
     /// The record type asked.
@@ -123,10 +182,15 @@ pub struct AttemptTrace {
     pub transport: Transport,
     /// The query's message ID (random per query), to match server logs.
     pub id: u16,
+    /// The attempt this query belongs to (0-based) within its question.
+    pub attempt: u8,
+    /// Whether this query re-sent the question inside its attempt (after the retransmission
+    /// timeout) rather than starting the attempt.
+    pub resend: bool,
     /// What came of it.
-    pub result: AttemptResult,
-    /// Datagrams received on this attempt's socket and ignored (wrong ID, wrong question,
-    /// unparsable, not a response).
+    pub result: QueryResult,
+    /// Datagrams that carried this query's ID but were ignored (wrong question, unparsable,
+    /// not a response).
     pub ignored: u32,
     /// Time from the start of the lookup to the query being sent.
     pub sent_at: Duration,
@@ -142,8 +206,8 @@ pub struct CandidateTrace {
     pub name: Name,
     /// What it came to.
     pub outcome: Outcome,
-    /// Every query sent for it, in order of sending.
-    pub attempts: Vec<AttemptTrace>,
+    /// Every query sent for it, in order of sending (for `lookup_ip`, both families).
+    pub queries: Vec<QueryTrace>,
     /// Time spent on this candidate.
     pub elapsed: Duration,
 }
@@ -152,12 +216,35 @@ impl CandidateTrace {
     /// The distinct servers asked for this candidate, in order of first use.
     pub fn servers(&self) -> Vec<SocketAddr> {
         let mut servers = Vec::new();
-        for attempt in &self.attempts {
-            if !servers.contains(&attempt.server) {
-                servers.push(attempt.server);
+        for query in &self.queries {
+            if !servers.contains(&query.server) {
+                servers.push(query.server);
             }
         }
         servers
+    }
+
+    /// The attempts made for this candidate: per record type, the number of attempts started;
+    /// the largest over the types asked (for `lookup_ip`, A and AAAA each have their own
+    /// attempts, so this counts per family, not both together).
+    pub fn attempts(&self) -> usize {
+        let mut per_type: Vec<(RecordType, u8)> = Vec::new();
+        for query in &self.queries {
+            match per_type.iter_mut().find(|(t, _)| *t == query.record_type) {
+                Some((_, most)) => *most = (*most).max(query.attempt),
+                None => per_type.push((query.record_type, query.attempt)),
+            }
+        }
+        per_type
+            .iter()
+            .map(|&(_, most)| usize::from(most) + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Queries that re-sent a question inside its attempt.
+    pub fn resends(&self) -> usize {
+        self.queries.iter().filter(|q| q.resend).count()
     }
 }
 
@@ -165,21 +252,65 @@ impl fmt::Display for CandidateTrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} after {} attempts over {} in {:.2} s",
+            "{}: {} after {} ({}) over {} in {:.2} s",
             self.name,
             self.outcome,
-            self.attempts.len(),
+            plural(self.attempts(), "attempt"),
+            plural(self.queries.len(), "query"),
             plural(self.servers().len(), "server"),
             self.elapsed.as_secs_f64()
         )
     }
 }
 
-/// `1 server`, `2 servers`.
+/// `1 server`, `2 servers`, `3 queries`.
 pub(crate) fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("{n} {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {word}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(record_type: RecordType, attempt: u8, resend: bool) -> QueryTrace {
+        QueryTrace {
+            server: "127.0.0.1:53".parse().unwrap(),
+            record_type,
+            transport: Transport::Udp,
+            id: 1,
+            attempt,
+            resend,
+            result: QueryResult::Timeout,
+            ignored: 0,
+            sent_at: Duration::ZERO,
+            finished_at: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn attempts_count_per_family_and_resends_apart() {
+        let trace = CandidateTrace {
+            name: Name::from_ascii("a.example.").unwrap(),
+            outcome: Outcome::Failed(FailureKind::Timeout),
+            queries: vec![
+                query(RecordType::A, 0, false),
+                query(RecordType::AAAA, 0, false),
+                query(RecordType::A, 0, true),
+                query(RecordType::A, 1, false),
+                query(RecordType::AAAA, 1, false),
+            ],
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(trace.attempts(), 2);
+        assert_eq!(trace.resends(), 1);
+        assert_eq!(
+            trace.to_string(),
+            "a.example.: timeout after 2 attempts (5 queries) over 1 server in 2.00 s"
+        );
+        assert_eq!(plural(1, "query"), "1 query");
     }
 }

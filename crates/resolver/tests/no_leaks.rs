@@ -1,4 +1,5 @@
-//! No leaks: dropped lookups close their sockets at once and leave no task behind.
+//! No leaks: lookups in flight share a bounded pool of sockets, dropped lookups free their
+//! entries at once, and dropping the resolver ends every task and closes every socket.
 //!
 //! A test binary of its own: the descriptor count is process-wide, so no other test may open
 //! sockets while this one counts.
@@ -20,30 +21,10 @@ fn open_fds() -> usize {
 
 type Lookup = Pin<Box<dyn Future<Output = Result<stubborn::Answer, stubborn::Error>> + Send>>;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_lookups_free_sockets_and_tasks() {
-    let server = faultdns::Server::builder()
-        .record("www.example.com. 60 A 192.0.2.10")
-        .expect("record")
-        .rule("drop")
-        .expect("rule")
-        .start()
-        .await
-        .expect("faultdns starts");
-    let r = Resolver::new(Config::new(vec![server.addr()]).with_hosts_file(None)).expect("valid");
-    let metrics = Handle::current().metrics();
-    let fds_before = open_fds();
-    let tasks_before = metrics.num_alive_tasks();
-
-    let mut lookups: Vec<Lookup> = (0..1000)
-        .map(|i| {
-            let r = r.clone();
-            Box::pin(async move { r.lookup_ip(&format!("host{i}.example.com")).await }) as Lookup
-        })
-        .collect();
-    // Poll each lookup once: it opens a socket for A and one for AAAA and sends both queries.
-    // `unconstrained`: one poll of 1,000 lookups in one task would exhaust tokio's cooperative
-    // budget, and a lookup polled without budget does not start.
+/// Polls every lookup once: each sends its A and AAAA queries.
+async fn start_all(lookups: &mut [Lookup]) {
+    // `unconstrained`: one poll of thousands of lookups in one task would exhaust tokio's
+    // cooperative budget, and a lookup polled without budget does not start.
     tokio::task::unconstrained(std::future::poll_fn(|cx| {
         for lookup in lookups.iter_mut() {
             assert!(
@@ -54,37 +35,82 @@ async fn dropped_lookups_free_sockets_and_tasks() {
         Poll::Ready(())
     }))
     .await;
-    let fds_during = open_fds();
-    assert!(
-        fds_during >= fds_before + 2000,
-        "{fds_before} -> {fds_during}"
-    );
-    assert_eq!(
-        metrics.num_alive_tasks(),
-        tasks_before,
-        "lookups spawn no task"
-    );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+}
 
-    drop(lookups);
-    let dropped = Instant::now();
+/// Waits (up to 500 ms) until `done` holds, then returns how long that took.
+async fn settles(what: &str, mut done: impl FnMut() -> Option<String>) -> Duration {
+    let since = Instant::now();
     loop {
-        let (fds, tasks) = (open_fds(), metrics.num_alive_tasks());
-        if fds <= fds_before && tasks <= tasks_before {
-            break;
-        }
+        let Some(state) = done() else {
+            return since.elapsed();
+        };
         assert!(
-            dropped.elapsed() < Duration::from_millis(100),
-            "after 100 ms: {fds} descriptors (baseline {fds_before}), {tasks} tasks \
-             (baseline {tasks_before})"
+            since.elapsed() < Duration::from_millis(500),
+            "{what} after 500 ms: {state}"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let reclaimed = dropped.elapsed();
-    eprintln!(
-        "{} descriptors reclaimed in {reclaimed:?}",
-        fds_during - open_fds()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_are_bounded_and_everything_is_freed() {
+    let server = faultdns::Server::builder()
+        .record("www.example.com. 60 A 192.0.2.10")
+        .expect("record")
+        .rule("drop")
+        .expect("rule")
+        .start()
+        .await
+        .expect("faultdns starts");
+    let max_sockets = 40;
+    let config = Config::new(vec![server.addr()])
+        .with_hosts_file(None)
+        .with_max_udp_sockets(max_sockets);
+    let r = Resolver::new(config).expect("valid");
+    let metrics = Handle::current().metrics();
+    let fds_before = open_fds();
+    let tasks_before = metrics.num_alive_tasks();
+
+    // 5,000 lookups in flight: 10,000 queries, over at most 40 sockets (one reader task each).
+    let mut lookups: Vec<Lookup> = (0..5000)
+        .map(|i| {
+            let r = r.clone();
+            Box::pin(async move { r.lookup_ip(&format!("host{i}.example.com")).await }) as Lookup
+        })
+        .collect();
+    start_all(&mut lookups).await;
+    let fds_during = open_fds();
+    let tasks_during = metrics.num_alive_tasks();
+    assert!(
+        fds_during > fds_before && fds_during <= fds_before + max_sockets,
+        "{fds_before} -> {fds_during} descriptors for 10,000 queries"
     );
+    assert!(
+        tasks_during <= tasks_before + max_sockets,
+        "{tasks_before} -> {tasks_during} tasks"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // Dropped lookups free their entries at once: retired sockets drain and close, and only
+    // the sockets still taking queries (4 per server by default) stay open.
+    drop(lookups);
+    let took = settles("after dropping the lookups", || {
+        let (fds, tasks) = (open_fds(), metrics.num_alive_tasks());
+        (fds > fds_before + 4 || tasks > tasks_before + 4)
+            .then(|| format!("{fds} descriptors (baseline {fds_before}), {tasks} tasks"))
+    })
+    .await;
+    eprintln!("lookups dropped: pool back to its open sockets in {took:?}");
+
+    // Dropping the resolver ends every reader task and closes every socket.
+    drop(r);
+    let took = settles("after dropping the resolver", || {
+        let (fds, tasks) = (open_fds(), metrics.num_alive_tasks());
+        (fds > fds_before || tasks > tasks_before)
+            .then(|| format!("{fds} descriptors (baseline {fds_before}), {tasks} tasks"))
+    })
+    .await;
+    eprintln!("resolver dropped: back to baseline in {took:?}");
     // The queries really went out (some may still sit in the server's socket buffer).
     assert!(server.counters().queries > 0);
     server.shutdown().await;

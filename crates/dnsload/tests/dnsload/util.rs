@@ -130,7 +130,9 @@ pub fn read_summary(path: &Path) -> Summary {
 
 /// `127.0.0.1:PORT` of a port nothing listens on (UDP).
 pub fn closed_port() -> SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // On 127.0.0.3, which nothing else binds: the client sockets of other tests, bound to
+    // 127.0.0.1 by their `connect`, cannot take the port over in the meantime.
+    let s = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
     s.local_addr().unwrap()
 }
 
@@ -170,4 +172,41 @@ fn collect_keys(v: &serde_json::Value, keys: &mut std::collections::BTreeSet<Str
         serde_json::Value::Array(items) => items.iter().for_each(|i| collect_keys(i, keys)),
         _ => {}
     }
+}
+
+/// The heat map of a `dnsload report --svg` picture, read back from the SVG.
+#[derive(Debug, Default)]
+pub struct Heatmap {
+    /// Host labels, top to bottom.
+    pub hosts: Vec<String>,
+    /// Cells with failures: host, column, failures.
+    pub cells: Vec<(String, usize, u64)>,
+}
+
+/// Parses the picture as XML (it must be well-formed) and reads its heat map.
+pub fn heatmap(svg: &str) -> Heatmap {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    let group = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("heatmap"))
+        .expect("a heat map group");
+    let mut map = Heatmap::default();
+    for n in group.descendants() {
+        match n.attribute("class") {
+            Some("host") => map.hosts.push(
+                n.children()
+                    .find(|c| c.is_element() && c.has_tag_name("title"))
+                    .and_then(|t| t.text())
+                    .expect("a host label's full name")
+                    .to_string(),
+            ),
+            Some("cell") => map.cells.push((
+                n.attribute("data-host").unwrap().to_string(),
+                n.attribute("data-column").unwrap().parse().unwrap(),
+                n.attribute("data-failures").unwrap().parse().unwrap(),
+            )),
+            _ => {}
+        }
+    }
+    map
 }

@@ -1,6 +1,6 @@
-//! The war story, both glibc shapes of DESIGN §4, with `--timeout 1s --attempts 2` and the
-//! probe name's queries dropped with p=0.5: glibc (through the override) turns loss into
-//! wrong answers and NXDOMAIN; stubborn reports timeouts instead, never either.
+//! The war story, both glibc shapes (docs/semantics.md, 3.3), with `--timeout 1s --attempts 2`
+//! and the probe name's queries dropped with p=0.5: glibc (through the override) turns loss
+//! into wrong answers and NXDOMAIN; stubborn reports timeouts instead, never either.
 
 use dnsload::{Class, RunReport, Summary};
 
@@ -154,7 +154,9 @@ async fn glibc_turns_loss_into_wrong_answers_and_nxdomain_stubborn_does_not() {
             c.nxdomain, 0,
             "stubborn never turns loss into NXDOMAIN: {c:?}"
         );
-        assert!(c.timeout > 0, "the loss shows as timeouts: {c:?}");
+        // Re-sends inside each attempt recover almost all of the loss; what is left is a
+        // timeout, never a lie.
+        assert!(c.ok >= 28, "re-sends recover the loss: {c:?}");
         assert_eq!(c.ok + c.timeout, 32, "{c:?}");
         check_summary_file(path, r);
     }

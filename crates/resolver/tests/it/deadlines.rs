@@ -63,8 +63,8 @@ async fn per_call_deadline_is_kept() {
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(2100), "{elapsed:?}");
     assert!(e.elapsed() >= Duration::from_secs(2) && e.elapsed() < Duration::from_millis(2100));
-    let last = e.trace()[0].attempts.last().expect("attempts");
-    assert_eq!(last.result, stubborn::AttemptResult::Deadline);
+    let last = e.trace()[0].queries.last().expect("attempts");
+    assert_eq!(last.result, stubborn::QueryResult::Deadline);
 }
 
 /// The deadline also bounds TCP (a truncated reply, then a TCP server that never answers)

@@ -4,6 +4,7 @@
 mod deadlines;
 mod iron_rule;
 mod lookups;
+mod pool;
 mod recovery;
 mod resolv_conf;
 mod spoofing;

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use stubborn::{AttemptResult, Config, RecordType, Transport};
+use stubborn::{Config, QueryResult, RecordType, Transport};
 
 use crate::util::{Emit, Responder, bytes, closed_port, config, faultdns, reply, resolver, timed};
 
@@ -12,27 +12,67 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn results(answer_or_trace: &[stubborn::CandidateTrace]) -> Vec<AttemptResult> {
+fn results(answer_or_trace: &[stubborn::CandidateTrace]) -> Vec<QueryResult> {
     answer_or_trace
         .iter()
-        .flat_map(|t| t.attempts.iter().map(|a| a.result))
+        .flat_map(|t| t.queries.iter().map(|a| a.result))
         .collect()
 }
 
-/// Two queries dropped, the third answered: about 2 s with the default 1 s timeout.
+/// Two queries dropped, the third answered, all inside the first attempt: with no reply seen
+/// yet the retransmission timeout starts at 300 ms and doubles after the loss, so the question
+/// goes out at 0, 300 and 900 ms, well before the 1 s attempt would have ended.
 #[tokio::test]
-async fn third_attempt_answers_after_two_drops() {
+async fn resends_inside_the_attempt_recover_two_drops() {
     let server = faultdns(&["drop name=www.example.com. first=2"]).await;
     let r = resolver(Config::new(vec![server.addr()]).with_hosts_file(None));
     let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
-    let answer = answer.expect("third attempt answers");
+    let answer = answer.expect("the third query answers");
     assert_eq!(answer.ips(), [ip("192.0.2.10")]);
-    assert!(elapsed >= Duration::from_millis(1990), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(2600), "{elapsed:?}");
-    use AttemptResult::{Answer, Timeout};
-    assert_eq!(results(answer.trace()), [Timeout, Timeout, Answer]);
-    assert_eq!(r.server_stats()[0].timeouts, 2);
-    assert_eq!(r.server_stats()[0].answers, 1);
+    assert!(elapsed >= Duration::from_millis(890), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    use QueryResult::{Answer, Unanswered};
+    assert_eq!(results(answer.trace()), [Unanswered, Unanswered, Answer]);
+    let queries = &answer.trace()[0].queries;
+    assert!(queries.iter().all(|q| q.attempt == 0));
+    assert_eq!(
+        queries.iter().map(|q| q.resend).collect::<Vec<_>>(),
+        [false, true, true]
+    );
+    let stats = &r.server_stats()[0];
+    assert_eq!((stats.timeouts, stats.resends, stats.answers), (0, 2, 1));
+}
+
+/// Once the server's latency is known (loopback: well under a millisecond), a lost query is
+/// re-sent after the 10 ms floor of the retransmission timeout, not after the 1 s timeout.
+#[tokio::test]
+async fn a_warm_resolver_recovers_a_loss_in_milliseconds() {
+    let server = faultdns(&[]).await;
+    let r = resolver(Config::new(vec![server.addr()]).with_hosts_file(None));
+    for _ in 0..40 {
+        r.lookup("www.example.com", RecordType::A)
+            .await
+            .expect("warm-up answers");
+    }
+    // Loopback replies take well under a millisecond: the RTO sits at or near its 10 ms
+    // floor (a little above when a busy machine delays some replies by milliseconds).
+    let rto = r.server_stats()[0].rto;
+    assert!(
+        rto >= Duration::from_millis(10) && rto < Duration::from_millis(100),
+        "{rto:?}"
+    );
+    server.set_rules(vec![
+        "drop name=www.example.com. first=1".parse().expect("rule"),
+    ]);
+    let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
+    let answer = answer.expect("the re-send answers");
+    // 10 ms and a loopback round trip; generous for a busy machine.
+    assert!(elapsed >= Duration::from_millis(10), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300), "{elapsed:?}");
+    let queries = &answer.trace()[0].queries;
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(queries[1].resend && queries[1].result == QueryResult::Answer);
+    assert!(queries[1].sent_at - queries[0].sent_at >= Duration::from_millis(10));
 }
 
 /// Two servers, one dropping everything: every lookup succeeds, and once the dead server has
@@ -66,7 +106,7 @@ async fn closed_port_fails_over_at_once() {
     let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
     let answer = answer.expect("the second server answers");
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
-    use AttemptResult::{Answer, ConnectionRefused};
+    use QueryResult::{Answer, ConnectionRefused};
     assert_eq!(results(answer.trace()), [ConnectionRefused, Answer]);
     assert_eq!(r.server_stats()[0].network_errors, 1);
     // With only a closed port, the lookup fails fast with a network error, not a timeout.
@@ -92,7 +132,7 @@ async fn servfail_moves_to_the_other_server() {
     let answer = answer.expect("the other server answers");
     assert_eq!(answer.server(), Some(good.addr()));
     assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
-    use AttemptResult::{Answer, ServFail};
+    use QueryResult::{Answer, ServFail};
     assert_eq!(results(answer.trace()), [ServFail, Answer]);
     // Only SERVFAIL: the error says so after all attempts.
     let r = resolver(config(vec![failing.addr()]));
@@ -121,15 +161,15 @@ async fn truncated_reply_is_retried_over_tcp() {
         .await
         .expect("answer over TCP");
     assert_eq!(answer.ips(), [ip("192.0.2.10")]);
-    let attempts = &answer.trace()[0].attempts;
+    let attempts = &answer.trace()[0].queries;
     assert_eq!(attempts.len(), 2);
     assert_eq!(
         (attempts[0].transport, attempts[0].result),
-        (Transport::Udp, AttemptResult::Truncated)
+        (Transport::Udp, QueryResult::Truncated)
     );
     assert_eq!(
         (attempts[1].transport, attempts[1].result),
-        (Transport::Tcp, AttemptResult::Answer)
+        (Transport::Tcp, QueryResult::Answer)
     );
     assert_eq!(r.server_stats()[0].tcp_fallbacks, 1);
     assert!(server.counters().tcp_connections >= 1);
@@ -147,7 +187,7 @@ async fn tcp_only_mode() {
     assert_eq!(answer.ips().len(), 2);
     assert!(
         answer.trace()[0]
-            .attempts
+            .queries
             .iter()
             .all(|a| a.transport == Transport::Tcp)
     );
@@ -162,7 +202,7 @@ async fn late_reply_to_an_earlier_attempt_is_accepted() {
     let answer = answer.expect("late reply taken");
     // Attempt 1 at 0 ms (timeout 250 ms), attempt 2 at 250 ms; attempt 1's reply at ~400 ms.
     assert!(elapsed < Duration::from_millis(600), "{elapsed:?}");
-    use AttemptResult::{Answer, Unanswered};
+    use QueryResult::{Answer, Unanswered};
     assert_eq!(results(answer.trace()), [Answer, Unanswered]);
     assert_eq!(r.server_stats()[0].timeouts, 1);
 }
@@ -192,7 +232,7 @@ async fn formerr_to_edns_retries_without_edns() {
         .await
         .expect("answer without EDNS");
     assert_eq!(answer.ips(), [ip("192.0.2.99")]);
-    use AttemptResult::{Answer, FormErr};
+    use QueryResult::{Answer, FormErr};
     assert_eq!(results(answer.trace()), [FormErr, Answer]);
     let answer = r
         .lookup("old.example", RecordType::A)

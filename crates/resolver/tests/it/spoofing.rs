@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use stubborn::{AttemptResult, RecordType};
+use stubborn::{QueryResult, RecordType};
 
 use crate::util::{Emit, Responder, bytes, config, faultdns, reply, resolver, timed};
 
@@ -13,7 +13,8 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// faultdns answers the first query with a wrong ID: ignored, counted, the retry answers.
+/// faultdns answers the first query with a wrong ID: ignored, counted against the server (no
+/// query of ours has that ID on the socket), and the retry answers.
 #[tokio::test]
 async fn wrong_id_reply_is_ignored() {
     let server = faultdns(&["wrong-id name=www.example.com. first=1"]).await;
@@ -21,13 +22,13 @@ async fn wrong_id_reply_is_ignored() {
     let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
     let answer = answer.expect("the retry answers");
     assert_eq!(answer.ips(), [ip("192.0.2.10")]);
-    let attempts = &answer.trace()[0].attempts;
+    let attempts = &answer.trace()[0].queries;
     assert_eq!(attempts.len(), 2);
     assert_eq!(
         (attempts[0].result, attempts[0].ignored),
-        (AttemptResult::Timeout, 1)
+        (QueryResult::Timeout, 0)
     );
-    assert_eq!(attempts[1].result, AttemptResult::Answer);
+    assert_eq!(attempts[1].result, QueryResult::Answer);
     assert!(
         elapsed >= Duration::from_millis(240),
         "the first attempt waited: {elapsed:?}"
@@ -44,10 +45,10 @@ async fn malformed_reply_does_not_end_the_attempt() {
     let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
     let answer = answer.expect("the retry answers");
     assert_eq!(answer.ips(), [ip("192.0.2.10")]);
-    let attempts = &answer.trace()[0].attempts;
+    let attempts = &answer.trace()[0].queries;
     assert_eq!(
         (attempts[0].result, attempts[0].ignored),
-        (AttemptResult::Timeout, 1)
+        (QueryResult::Timeout, 1)
     );
     assert!(
         attempts[1].sent_at >= Duration::from_millis(240),
@@ -90,14 +91,17 @@ async fn forged_replies_in_the_same_attempt_are_ignored() {
     let answer = answer.expect("the real reply is taken");
     assert_eq!(answer.ips(), [ip("192.0.2.1")]);
     assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
-    let attempts = &answer.trace()[0].attempts;
+    let attempts = &answer.trace()[0].queries;
     assert_eq!(attempts.len(), 1, "answered in the first attempt");
-    // The other-port datagram never reaches a connected socket; the three others are counted.
-    assert_eq!(attempts[0].ignored, 3);
+    // The other-port datagram never reaches a connected socket; the three others are counted
+    // against the server, and the two that carried the query's ID (another question, garbage)
+    // against the query too.
+    assert_eq!(attempts[0].ignored, 2);
     assert_eq!(r.server_stats()[0].ignored, 3);
 }
 
-/// The ID is fresh and random per attempt, and so is the source port.
+/// The ID is fresh and random per query, and an attempt that timed out retires its socket, so
+/// the next attempt leaves from another port.
 #[tokio::test]
 async fn ids_and_ports_differ_between_attempts() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -130,13 +134,13 @@ async fn ids_and_ports_differ_between_attempts() {
         distinct(seen.iter().map(|s| s.0).collect()) >= 9,
         "IDs repeat: {seen:?}"
     );
-    // Earlier attempts' sockets stay open, so every attempt has its own port.
+    // Retired sockets stay open while their queries wait, so every attempt has its own port.
     assert_eq!(
         distinct(seen.iter().map(|s| s.1).collect()),
         10,
         "ports repeat: {seen:?}"
     );
     // The trace records each query's ID, in sending order.
-    let traced: Vec<u16> = e.trace()[0].attempts.iter().map(|a| a.id).collect();
+    let traced: Vec<u16> = e.trace()[0].queries.iter().map(|a| a.id).collect();
     assert_eq!(traced, seen.iter().map(|s| s.0).collect::<Vec<_>>());
 }

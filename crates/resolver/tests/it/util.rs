@@ -76,9 +76,11 @@ pub async fn timed<F: Future>(f: F) -> (F::Output, Duration) {
     (out, start.elapsed())
 }
 
-/// A UDP port on 127.0.0.1 with nothing listening (bound, then closed).
+/// A UDP port with nothing listening (bound, then closed). On 127.0.0.3, which nothing else
+/// binds: the client sockets of other tests, bound to 127.0.0.1 by their `connect`, cannot
+/// take the port over in the meantime.
 pub fn closed_port() -> SocketAddr {
-    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 3), 0)).expect("bind");
     socket.local_addr().expect("local addr")
 }
 

@@ -1,6 +1,6 @@
 //! The candidate list: which fully qualified names a lookup tries, in which order.
 //!
-//! Algorithm (glibc's `res_search` order, DESIGN §2):
+//! Algorithm (glibc's `res_search` order):
 //! - a name ending in `.` is absolute: only that name;
 //! - otherwise count the dots: with `dots >= ndots` the name as-is first, then the name with
 //!   each search domain appended; with fewer dots the search names first and the name as-is

@@ -14,8 +14,7 @@
 //! mistaken for not-found.
 
 use crate::config::SearchPolicy;
-use crate::error::ErrorKind;
-use crate::trace::Outcome;
+use crate::trace::{FailureKind, Outcome};
 
 /// What the walk does after a recorded outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +30,14 @@ pub(crate) enum Step {
 pub(crate) enum Verdict {
     /// The candidate at this index answered.
     Answered(usize),
-    /// Every candidate tried got NXDOMAIN/NODATA; the kind is `NxDomain` or `NoData`.
-    NotFound(ErrorKind),
+    /// Every candidate tried got NXDOMAIN/NODATA; `nodata` if at least one got NODATA.
+    NotFound {
+        /// At least one candidate got NODATA (the error is then NODATA, as glibc's
+        /// `res_search`).
+        nodata: bool,
+    },
     /// A candidate failed: the first failure's kind and index.
-    Failed(ErrorKind, usize),
+    Failed(FailureKind, usize),
 }
 
 /// The walk over one lookup's candidates.
@@ -82,11 +85,9 @@ impl Walk {
         }) {
             return Some(Verdict::Failed(kind, index));
         }
-        if self.outcomes.contains(&Outcome::NoData) {
-            Some(Verdict::NotFound(ErrorKind::NoData))
-        } else {
-            Some(Verdict::NotFound(ErrorKind::NxDomain))
-        }
+        Some(Verdict::NotFound {
+            nodata: self.outcomes.contains(&Outcome::NoData),
+        })
     }
 }
 
@@ -101,11 +102,11 @@ pub(crate) mod tests {
             Just(Outcome::Answer),
             Just(Outcome::NoData),
             Just(Outcome::NxDomain),
-            Just(Outcome::Failed(ErrorKind::Timeout)),
-            Just(Outcome::Failed(ErrorKind::ServFail)),
-            Just(Outcome::Failed(ErrorKind::Refused)),
-            Just(Outcome::Failed(ErrorKind::Network)),
-            Just(Outcome::Failed(ErrorKind::Malformed)),
+            Just(Outcome::Failed(FailureKind::Timeout)),
+            Just(Outcome::Failed(FailureKind::ServFail)),
+            Just(Outcome::Failed(FailureKind::Refused)),
+            Just(Outcome::Failed(FailureKind::Network)),
+            Just(Outcome::Failed(FailureKind::Malformed)),
         ]
     }
 
@@ -134,14 +135,13 @@ pub(crate) mod tests {
         fn iron_rule(policy in policy(), outcomes in prop::collection::vec(outcome(), 1..8)) {
             let (tried, verdict) = drive(policy, &outcomes);
             let failed = tried.iter().any(|o| matches!(o, Outcome::Failed(_)));
-            if let Verdict::NotFound(kind) = verdict {
+            if let Verdict::NotFound { nodata } = verdict {
                 prop_assert!(tried.iter().all(|o| o.is_not_found()));
                 prop_assert_eq!(tried.len(), outcomes.len(), "not-found before the walk ended");
-                let nodata = tried.contains(&Outcome::NoData);
-                prop_assert_eq!(kind, if nodata { ErrorKind::NoData } else { ErrorKind::NxDomain });
+                prop_assert_eq!(nodata, tried.contains(&Outcome::NoData));
             }
             if failed {
-                prop_assert!(!matches!(verdict, Verdict::NotFound(_)), "not-found after a failure");
+                prop_assert!(!matches!(verdict, Verdict::NotFound { .. }), "not-found after a failure");
             }
             // The walk moves on only after NXDOMAIN/NODATA (or a failure, when allowed).
             for o in &tried[..tried.len() - 1] {
@@ -162,7 +162,7 @@ pub(crate) mod tests {
                     prop_assert_eq!(tried[i], Outcome::Failed(kind));
                     prop_assert!(tried[..i].iter().all(|o| o.is_not_found()));
                 }
-                Verdict::NotFound(_) => {}
+                Verdict::NotFound { .. } => {}
             }
         }
     }
@@ -170,17 +170,17 @@ pub(crate) mod tests {
     #[test]
     fn war_story_shapes() {
         use Outcome::*;
-        let timeout = Failed(ErrorKind::Timeout);
+        let timeout = Failed(FailureKind::Timeout);
         // dots >= ndots: the name times out, the search name would be NXDOMAIN.
         let (tried, v) = drive(SearchPolicy::StopOnFailure, &[timeout, NxDomain]);
         assert_eq!(
             (tried.len(), v),
-            (1, Verdict::Failed(ErrorKind::Timeout, 0))
+            (1, Verdict::Failed(FailureKind::Timeout, 0))
         );
         let (tried, v) = drive(SearchPolicy::ContinueOnFailure, &[timeout, NxDomain]);
         assert_eq!(
             (tried.len(), v),
-            (2, Verdict::Failed(ErrorKind::Timeout, 0))
+            (2, Verdict::Failed(FailureKind::Timeout, 0))
         );
         // Continue policy: a later answer is still an answer.
         let (_, v) = drive(SearchPolicy::ContinueOnFailure, &[timeout, Answer]);
@@ -189,9 +189,9 @@ pub(crate) mod tests {
         let (tried, v) = drive(SearchPolicy::StopOnFailure, &[NxDomain, timeout, NxDomain]);
         assert_eq!(
             (tried.len(), v),
-            (2, Verdict::Failed(ErrorKind::Timeout, 1))
+            (2, Verdict::Failed(FailureKind::Timeout, 1))
         );
         let (_, v) = drive(SearchPolicy::StopOnFailure, &[NxDomain, NoData, NxDomain]);
-        assert_eq!(v, Verdict::NotFound(ErrorKind::NoData));
+        assert_eq!(v, Verdict::NotFound { nodata: true });
     }
 }
