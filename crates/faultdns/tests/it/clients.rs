@@ -180,12 +180,16 @@ fn parse(client: Client, stdout: String, code: i32, qtype: &str) -> Output {
     }
 }
 
-/// A resolver configuration for drill that names only loopback.
+/// A resolver configuration for drill that names only loopback: one file for every run (the
+/// same content each time, written whole by a rename), so runs leave nothing new behind.
 fn drill_conf() -> &'static PathBuf {
     static CONF: OnceLock<PathBuf> = OnceLock::new();
     CONF.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("faultdns-drill-{}.conf", std::process::id()));
-        std::fs::write(&path, "nameserver 127.0.0.1\n").unwrap();
+        let dir = std::env::temp_dir();
+        let path = dir.join("faultdns-drill-loopback.conf");
+        let tmp = dir.join(format!("faultdns-drill-{}.tmp", std::process::id()));
+        std::fs::write(&tmp, "nameserver 127.0.0.1\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         path
     })
 }
