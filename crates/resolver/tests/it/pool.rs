@@ -279,5 +279,7 @@ async fn tcp_queries_share_one_pipelined_connection() {
         1,
         "one connection, reused"
     );
-    assert_eq!(r.server_stats()[0].tcp_fallbacks, 51);
+    // At least one truncated reply per lookup (a re-sent UDP query on a busy machine brings a
+    // second).
+    assert!(r.server_stats()[0].tcp_fallbacks >= 51);
 }
