@@ -15,6 +15,7 @@ use crate::backend::system::{SystemBackend, SystemConfig};
 use crate::cli::BackendKind;
 use crate::error::{Error, Result};
 use crate::human;
+use crate::counters::{Sampler, Sources};
 use crate::netstat::UdpCounters;
 use crate::plan::{Plan, Schedule, is_stdout};
 use crate::recorder::{self, Identity, Recorder, ms, open_output};
@@ -145,15 +146,19 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     let names: Arc<[String]> = Arc::from(plan.names.clone());
     let started_wall = SystemTime::now();
     let started = Instant::now();
-    let udp_before = UdpCounters::read();
-    let rec = Arc::new(Mutex::new(Recorder::new(
-        id.clone(),
-        Arc::clone(&names),
-        outs.slow,
-        events,
-        hlog,
-        started_wall,
-    )?));
+    let interval_ms = u64::try_from(outs.counter_interval.as_millis()).unwrap_or(u64::MAX);
+    let (sampler, unavailable) = Sampler::start(Sources::default(), interval_ms);
+    let rec = Arc::new(Mutex::new(
+        Recorder::new(
+            id.clone(),
+            Arc::clone(&names),
+            outs.slow,
+            events,
+            hlog,
+            started_wall,
+        )?
+        .with_counters(sampler, &unavailable, outs.quiet),
+    ));
 
     let metrics = match outs.metrics {
         Some(addr) => {
@@ -196,6 +201,18 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
         })
     };
 
+    let sampling = {
+        let rec = Arc::clone(&rec);
+        let every = outs.counter_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(until_aligned(SystemTime::now(), every)).await;
+                let Ok(mut r) = rec.lock() else { return };
+                r.sample_counters(SystemTime::now());
+            }
+        })
+    };
+
     let sink_rec = Arc::clone(&rec);
     let reason = schedule::drive(
         plan.schedule,
@@ -211,20 +228,11 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     )
     .await;
     ticker.abort();
+    sampling.abort();
     if !outs.quiet && std::io::stderr().is_terminal() {
         eprint!("\r\x1b[K");
     }
     let finished = SystemTime::now();
-    let udp = match (udp_before, UdpCounters::read()) {
-        (Some(before), Some(after)) => UdpInfo {
-            available: true,
-            delta: after.since(before),
-        },
-        _ => UdpInfo {
-            available: false,
-            delta: UdpCounters::default(),
-        },
-    };
     let (metrics_addr, metrics_task) = match metrics {
         Some((a, t)) => (Some(a), Some(t)),
         None => (None, None),
@@ -237,8 +245,21 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
                 std::io::Error::other("a recording thread panicked"),
             )
         })?;
+        // The last reading closes the last interval, so the totals cover the whole run.
+        r.sample_counters(finished);
         let flush = r.finish(finished);
         let counts = r.counts();
+        let counters = r.counter_totals().cloned();
+        let udp = match counters.as_ref().and_then(|c| c.udp) {
+            Some(delta) => UdpInfo {
+                available: true,
+                delta,
+            },
+            None => UdpInfo {
+                available: false,
+                delta: UdpCounters::default(),
+            },
+        };
         let (late_starts, max_delay) = r.late_starts();
         let (notable, notable_dropped) = r.notable();
         let triggered = outs.fail_on.iter().any(|c| counts.get(*c) > 0);
@@ -264,6 +285,8 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
             notable_dropped,
             events_written: r.events_written(),
             udp,
+            counters,
+            amplification: r.amplification(),
             backend_info: backend.info(),
             fail_on: FailOn {
                 classes: outs.fail_on.clone(),
@@ -312,6 +335,15 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
         summary,
         metrics_addr,
     })
+}
+
+/// The wait until the next multiple of `every` since the Unix epoch (at least 1 ms), so that
+/// counter intervals line up with the report's time buckets.
+pub(crate) fn until_aligned(now: SystemTime, every: Duration) -> Duration {
+    let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+    let now_ms = recorder::unix_ms(now);
+    let next = (now_ms / every_ms + 1).saturating_mul(every_ms);
+    Duration::from_millis(next.saturating_sub(now_ms).max(1))
 }
 
 fn resolver_info(plan: &Plan) -> ResolverInfo {
