@@ -112,7 +112,9 @@ impl Reading {
                 Source::ConntrackCount => {
                     parse::number(text).map(|n| reading.conntrack_count = Some(n))
                 }
-                Source::ConntrackMax => parse::number(text).map(|n| reading.conntrack_max = Some(n)),
+                Source::ConntrackMax => {
+                    parse::number(text).map(|n| reading.conntrack_max = Some(n))
+                }
             };
             if let Err(e) = parsed {
                 failed.push((source, format!("unexpected contents: {e}")));
@@ -373,6 +375,9 @@ pub struct CounterTotals {
     /// Most entries seen in the conntrack table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack_entries_peak: Option<u64>,
+    /// Entries at the last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack_entries: Option<u64>,
     /// The table's limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack_max: Option<u64>,
@@ -408,6 +413,7 @@ impl CounterTotals {
             t.time_squeeze = t.time_squeeze.saturating_add(s.time_squeeze);
         }
         if let Some(n) = d.conntrack_entries {
+            self.conntrack_entries = Some(n);
             self.conntrack_entries_peak = Some(self.conntrack_entries_peak.unwrap_or(0).max(n));
         }
         if d.conntrack_max.is_some() {
@@ -445,6 +451,17 @@ impl Sampler {
             },
         };
         let (reading, failed) = s.sources.read();
+        // Every source read at the start is in the totals from the start, at zero.
+        let t = &mut s.totals;
+        t.udp = reading.udp.map(|_| UdpCounters::default());
+        t.conntrack = reading
+            .conntrack
+            .as_ref()
+            .map(|c| c.columns.iter().map(|name| (name.clone(), 0)).collect());
+        t.softnet = reading.softnet.as_ref().map(|_| SoftnetDelta::default());
+        t.conntrack_entries = reading.conntrack_count;
+        t.conntrack_entries_peak = reading.conntrack_count;
+        t.conntrack_max = reading.conntrack_max;
         s.last = reading;
         let news = s.report(failed);
         (s, news)
@@ -507,8 +524,9 @@ mod tests {
     }
 
     fn reading(ct: &[(u32, u32)], softnet: &[(u32, u32)], rcvbuf: u64) -> Reading {
-        let conntrack: String =
-            std::iter::once(HEADER.to_string()).chain(ct.iter().map(|(i, d)| ct_line(*i, *d))).collect();
+        let conntrack: String = std::iter::once(HEADER.to_string())
+            .chain(ct.iter().map(|(i, d)| ct_line(*i, *d)))
+            .collect();
         let softnet: String = softnet
             .iter()
             .enumerate()
@@ -537,11 +555,17 @@ mod tests {
         assert_eq!(d.conntrack("insert_failed"), 3);
         assert_eq!(d.conntrack("drop"), 4);
         assert_eq!(d.conntrack("early_drop"), 0);
-        assert!(!d.conntrack.as_ref().unwrap().contains_key("found"), "zeros left out");
+        assert!(
+            !d.conntrack.as_ref().unwrap().contains_key("found"),
+            "zeros left out"
+        );
         assert_eq!(d.softnet.unwrap().dropped, 2);
         assert_eq!(d.udp.unwrap().rcvbuf_errors, 7);
         // The fill: `entries` stands in for the unreadable count; the limit as read.
-        assert_eq!((d.conntrack_entries, d.conntrack_max), (Some(16), Some(65536)));
+        assert_eq!(
+            (d.conntrack_entries, d.conntrack_max),
+            (Some(16), Some(65536))
+        );
         assert!(d.anomalies.is_empty());
     }
 
@@ -558,16 +582,30 @@ mod tests {
         let a = reading(&[(u32::MAX - 1, 9)], &[(u32::MAX, 0)], 50);
         let b = reading(&[(3, 2)], &[(1, 0)], 20);
         let d = diff(&a, &b);
-        assert_eq!(d.conntrack("insert_failed"), 5, "wrapped: 2 to the top, 3 after");
+        assert_eq!(
+            d.conntrack("insert_failed"),
+            5,
+            "wrapped: 2 to the top, 3 after"
+        );
         assert_eq!(d.conntrack("drop"), 2, "reset: counted from zero");
-        assert_eq!(d.udp.unwrap().rcvbuf_errors, 20, "a 64-bit counter that went down");
+        assert_eq!(
+            d.udp.unwrap().rcvbuf_errors,
+            20,
+            "a 64-bit counter that went down"
+        );
         let kinds: Vec<(&str, &str)> = d
             .anomalies
             .iter()
             .map(|a| (a.counter.as_str(), a.kind.as_str()))
             .collect();
-        assert!(kinds.contains(&("conntrack.insert_failed cpu 0", "wrap")), "{kinds:?}");
-        assert!(kinds.contains(&("conntrack.drop cpu 0", "reset")), "{kinds:?}");
+        assert!(
+            kinds.contains(&("conntrack.insert_failed cpu 0", "wrap")),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&("conntrack.drop cpu 0", "reset")),
+            "{kinds:?}"
+        );
         assert!(kinds.contains(&("udp.rcvbuf_errors", "reset")), "{kinds:?}");
         let mut totals = CounterTotals::default();
         totals.add(&d);

@@ -273,7 +273,11 @@ mod tests {
         };
         let here = softnet_stat(SN_6_18).unwrap();
         assert_eq!(here.len(), 2);
-        assert_eq!((here[0].cpu, here[1].cpu), (0, 1), "column 12 numbers the CPU");
+        assert_eq!(
+            (here[0].cpu, here[1].cpu),
+            (0, 1),
+            "column 12 numbers the CPU"
+        );
         let s = softnet_stat(SN_6_4).unwrap();
         assert_eq!((s[1].cpu, sum(&s)), (1, (0, 0x3d + 0x4f)));
         let s = softnet_stat(SN_5_10).unwrap();
@@ -289,7 +293,10 @@ mod tests {
     #[test]
     fn snmp_udp_by_name() {
         let c = snmp_udp(SNMP_6_18).unwrap();
-        assert_eq!((c.in_errors, c.rcvbuf_errors, c.no_ports), (49_363, 49_363, 351_648));
+        assert_eq!(
+            (c.in_errors, c.rcvbuf_errors, c.no_ports),
+            (49_363, 49_363, 351_648)
+        );
         // 2.6 kernels wrote six names; the ones they lack count as zero.
         let old = "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
                    Udp: 10 2 3 9 1 0\n";
