@@ -61,7 +61,10 @@ async fn memory_stays_flat_over_a_fast_bounded_run() {
         c.nxdomain + c.nodata + c.wrong_name + c.hung
     );
     let text = std::fs::read_to_string(&ev).unwrap();
-    let events = text.lines().filter(|l| l.contains("\"kind\":\"event\"")).count() as u64;
+    let events = text
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"event\""))
+        .count() as u64;
     assert_eq!(events, summary.events_written);
     // The rest are the counter lines, one a second.
     let samples = summary.counters.as_ref().map_or(0, |c| c.samples);
