@@ -281,7 +281,7 @@ pub fn judge(cells: &HostCells, width: u64) -> (HostKernel, Verdict) {
         }
     };
     let fill = match (kernel.conntrack_entries_peak, kernel.conntrack_max) {
-        (Some(n), Some(max)) => format!("; conntrack entries up to {n} of {max}"),
+        (Some(n), Some(max)) if n > 0 => format!("; conntrack entries up to {n} of {max}"),
         _ => String::new(),
     };
     let (cause, coincident, text) = if failures == 0 && unsampled == 0 {
