@@ -381,7 +381,7 @@ pub struct CounterTotals {
     /// The table's limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack_max: Option<u64>,
-    /// The first [`ANOMALIES_KEPT`] counters that went down.
+    /// The first counters that went down (20 at most).
     #[serde(default)]
     pub anomalies: Vec<Anomaly>,
     /// Every counter that went down.
