@@ -37,7 +37,7 @@ use crate::servers::NsFaultdns;
 /// Entries left free in h0's table: the probe's first new flows get them, then it overflows.
 pub const HEADROOM: u64 = 12;
 /// Share of the resolver's datagrams to h1 the switch drops.
-pub const PATH_LOSS: f64 = 0.5;
+pub const PATH_LOSS: f64 = 0.6;
 /// How long every host probes.
 pub const DURATION: Duration = Duration::from_secs(10);
 /// The service address h0 asks (DNATed to the resolver).

@@ -40,20 +40,24 @@ fn report_names_local_conntrack_path_loss_and_a_clean_host() {
     assert_eq!(h0["kernel"]["conntrack_max"].as_u64(), Some(max));
     // h1: the switch dropped datagrams, h1's own counters saw none of it.
     assert!(run.path_dropped > 0);
-    let h1 = run.host("h1").unwrap();
-    for (name, grown) in h1["kernel"]["grown"].as_object().unwrap() {
-        assert_eq!(grown.as_u64(), Some(0), "h1 {name}: {h1}");
+    let row = run.host("h1").unwrap();
+    for (name, grown) in row["kernel"]["grown"].as_object().unwrap() {
+        assert_eq!(grown.as_u64(), Some(0), "h1 {name}: {row}");
     }
-    assert!(h1["verdict"]["failures"].as_u64().unwrap() >= 3, "{h1}");
-    // h2: every lookup answered, two queries each (the NXDOMAIN of the first search name,
-    // then the answer); h1 paid for its loss in queries.
-    let per = |h: &str| {
-        run.host(h).unwrap()["amplification"]["per_lookup"]
-            .as_f64()
-            .unwrap()
-    };
-    assert_eq!(per("h2"), 2.0, "{text}");
-    assert!(per("h1") > 2.0, "{text}");
+    assert!(row["verdict"]["failures"].as_u64().unwrap() >= 3, "{row}");
+    // h2: every lookup answered after two candidates (the NXDOMAIN of the first search name,
+    // then the answer), so about two queries each (a re-send when the busy machine was slow
+    // to reply); h1 paid for its loss in re-sends and attempts.
+    let amp = |h: &str| run.host(h).unwrap()["amplification"].clone();
+    let h2 = amp("h2");
+    assert_eq!(
+        h2["candidates"].as_u64().unwrap(),
+        2 * h2["lookups"].as_u64().unwrap()
+    );
+    assert!(h2["per_lookup"].as_f64().unwrap() < 2.1, "{h2}");
+    let h1 = amp("h1");
+    assert!(h1["per_lookup"].as_f64().unwrap() > 3.0, "{h1}");
+    assert!(h1["resends"].as_u64().unwrap() > 0, "{h1}");
     assert_eq!(run.host("h2").unwrap()["failures"].as_u64(), Some(0));
 
     // The picture: h0's drops beside its failures, a verdict per row.
