@@ -291,6 +291,12 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
             esc(&short(&row.host)),
             esc(&row.host)
         );
+        // With counters, failures take the upper two thirds and drops the lower third.
+        let cell_h = if row.counters.is_empty() {
+            row_h
+        } else {
+            row_h * 2.0 / 3.0
+        };
         for (i, n) in row.failures.iter().enumerate() {
             if *n == 0 {
                 continue;
@@ -300,7 +306,7 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
                 s,
                 "<rect class=\"cell\" data-host=\"{host}\" data-column=\"{i}\" \
                  data-failures=\"{n}\" x=\"{x:.2}\" y=\"{y:.2}\" width=\"{w:.2}\" \
-                 height=\"{row_h:.2}\" fill=\"{}\"><title>{host} from {}: {n} failure(s)\
+                 height=\"{cell_h:.2}\" fill=\"{}\"><title>{host} from {}: {n} failure(s)\
                  </title></rect>",
                 heat(*n, max),
                 time(column_start(ht, i)),
@@ -414,7 +420,7 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
     let y = y + 18.0;
     let _ = write!(
         s,
-        "<g id=\"counter-legend\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">kernel drops (row's lower third):</text>",
+        "<g id=\"counter-legend\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">kernel drops:</text>",
         LEFT - 6.0,
         y + 10.0
     );
