@@ -254,15 +254,20 @@ impl Inner {
                     pending.transmit(index, transport, &inbox, now, servers);
                     pending.settle(self.settings.timeout);
                 }
-                let state: Vec<Family> = questions
-                    .iter()
-                    .map(|p| Family {
+                // At most two questions (A and AAAA): no allocation per poll.
+                let mut state = [Family {
+                    v6: false,
+                    done: true,
+                    answered: false,
+                }; 2];
+                for (slot, p) in state.iter_mut().zip(questions.iter()) {
+                    *slot = Family {
                         v6: p.exchange.record_type() == RecordType::AAAA,
                         done: p.exchange.is_done(),
                         answered: p.exchange.is_answered(),
-                    })
-                    .collect();
-                if families.ready(now, &state) {
+                    };
+                }
+                if families.ready(now, &state[..questions.len().min(2)]) {
                     return Poll::Ready(());
                 }
                 let wake = questions

@@ -33,7 +33,7 @@ use tracing::{debug, warn};
 
 use super::{Delivery, Event, Inbox, Outgoing, TaskContext};
 use crate::policy::exchange::Linger;
-use crate::policy::servers::Servers;
+use crate::policy::servers::{Servers, bump, drop_by};
 use crate::wire::{may_answer, message_id, reply_question_key, set_id};
 
 /// Receive buffer: the largest EDNS payload we advertise. A larger datagram (a server ignoring
@@ -273,6 +273,7 @@ impl Entry {
         if let Some(slot) = table.slots.get_mut(&self.id) {
             *slot = Slot::Lingering(Box::new(Lingering { linger, key, until }));
             table.waiting -= 1;
+            drop_by(&self.sock.servers.get(self.sock.server).counters.waiting, 1);
             let earlier = table.next_expiry.is_none_or(|next| until < next);
             if earlier {
                 table.next_expiry = Some(until);
@@ -295,6 +296,7 @@ impl Drop for Entry {
         if let Some(Slot::Waiting { .. }) = table.slots.get(&self.id) {
             table.slots.remove(&self.id);
             table.waiting -= 1;
+            drop_by(&self.sock.servers.get(self.sock.server).counters.waiting, 1);
         }
         let drained = table.retired && table.slots.is_empty();
         drop(table);
@@ -380,6 +382,7 @@ impl Pool {
                 },
             );
             table.waiting += 1;
+            bump(&context.servers.get(out.server).counters.waiting);
             table.queries = table.queries.saturating_add(1);
             if table.queries >= self.limits.queries_per_socket {
                 table.retired = true;
@@ -466,7 +469,7 @@ impl Pool {
         let socket = udp_socket(addr)?;
         self.open.fetch_add(1, Ordering::Relaxed);
         let servers = context.servers.clone();
-        crate::policy::servers::bump(&servers.get(server).counters.udp_sockets);
+        bump(&servers.get(server).counters.udp_sockets);
         let sock = Arc::new(Sock {
             socket,
             server,
