@@ -15,7 +15,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::netns::Netns;
+use crate::netns::{Netns, Unavailable};
 
 const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
@@ -46,6 +46,19 @@ const IPS_CONFIRMED: u32 = 1 << 3;
 const FILLER_TIMEOUT_S: u32 = 600;
 /// Most entries a lab fills (about 100 MiB of kernel memory at ~400 bytes each).
 pub const MAX_FILL: u64 = 1 << 20;
+
+/// Says why a lab cannot fill a table on this machine: `nf_conntrack_max` (one value for the
+/// machine) above [`MAX_FILL`]. Not knowing it yet (conntrack not loaded before the lab's first
+/// nftables NAT rule loads it) is no reason.
+pub fn fillable() -> Result<(), Unavailable> {
+    let path = "/proc/sys/net/netfilter/nf_conntrack_max";
+    match std::fs::read_to_string(path).map(|t| t.trim().parse::<u64>()) {
+        Ok(Ok(max)) if max > MAX_FILL => Err(Unavailable(format!(
+            "nf_conntrack_max is {max} here: a lab fills a table of at most {MAX_FILL} entries"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// The conntrack table's fill of a namespace: `(count, max)`.
 pub fn fill_of(ns: &Netns) -> Result<(u64, u64), String> {

@@ -2,6 +2,7 @@
 //! clean): `dnsload report` must name each one's cause (see `stubborn_tests::attribution`).
 
 use stubborn_tests::attribution::{self, HEADROOM};
+use stubborn_tests::conntrack;
 use stubborn_tests::netns::check_capabilities;
 use stubborn_tests::runs::dnsload_binary;
 use stubborn_tests::{assert_clean, require, serial, show};
@@ -9,7 +10,12 @@ use stubborn_tests::{assert_clean, require, serial, show};
 #[test]
 fn report_names_local_conntrack_path_loss_and_a_clean_host() {
     let _serial = serial();
-    if require("attribution", check_capabilities()).is_none() {
+    if require(
+        "attribution",
+        check_capabilities().and_then(|()| conntrack::fillable()),
+    )
+    .is_none()
+    {
         return;
     }
     let dnsload = dnsload_binary().expect("lab-dnsload");
