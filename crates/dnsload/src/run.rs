@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+#[cfg(test)]
+use std::time::UNIX_EPOCH;
 use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::rr::RecordType;
@@ -382,5 +384,30 @@ fn schedule_info(s: Schedule, late_starts: u64, max_start_delay_ms: f64) -> Sche
             late_starts,
             max_start_delay_ms,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_readings_wait_for_the_next_whole_interval() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            until_aligned(at(1_000_250), second),
+            Duration::from_millis(750)
+        );
+        // On the boundary: the next one, a whole interval on.
+        assert_eq!(until_aligned(at(1_000_000), second), second);
+        assert_eq!(
+            until_aligned(at(1_000_999), second),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            until_aligned(at(1_234), Duration::from_millis(500)),
+            Duration::from_millis(266)
+        );
     }
 }

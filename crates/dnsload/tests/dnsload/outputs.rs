@@ -50,6 +50,12 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FINDINGS"), "nxdomain called out: {stdout}");
     assert!(stdout.contains("nxdomain   nx.test after"), "{stdout}");
+    if std::path::Path::new("/proc/net/snmp").exists() {
+        assert!(
+            stdout.contains("kernel drops on this host during the run: udp rcvbuf_errors +"),
+            "{stdout}"
+        );
+    }
 
     let summary = read_summary(&sum);
     assert_eq!(summary.schema, dnsload::SCHEMA);
