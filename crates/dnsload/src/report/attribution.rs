@@ -315,7 +315,7 @@ pub fn judge(cells: &HostCells, width: u64) -> (HostKernel, Verdict) {
             key.to_string(),
             coincident,
             format!(
-                "{words}: {coincident} of {failures} unanswered lookups began in buckets whose window saw {} ({} of failure windows){fill}",
+                "{words}: {coincident} of {failures} unanswered lookups had it grow while they ran ({} over their {}){fill}",
                 growth.join(", "),
                 secs(window_buckets.len() as u64)
             ),
@@ -326,7 +326,7 @@ pub fn judge(cells: &HostCells, width: u64) -> (HostKernel, Verdict) {
             "path".to_string(),
             0,
             format!(
-                "failures with no local counter: loss on the path or at the server: {failures} unanswered lookups, and over their {} of windows no drop counter of this host grew (conntrack insert_failed/drop/early_drop, udp rcvbuf/in errors, softnet dropped all +0){fill}",
+                "failures with no local counter: loss on the path or at the server: {failures} unanswered lookups, and over their {} no drop counter of this host grew (conntrack insert_failed/drop/early_drop, udp rcvbuf/in errors, softnet dropped all +0){fill}",
                 secs(window_buckets.len() as u64)
             ),
         )
