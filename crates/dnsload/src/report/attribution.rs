@@ -3,8 +3,10 @@
 //!
 //! Basic algorithm (the rule docs/dnsload-schema.md states):
 //! - The failures attributed are lookups that got no answer: `timeout`, `hung`, `error` (a send
-//!   the kernel refused, e.g. a full conntrack table on the sending host). Answers from the
-//!   server (`nxdomain`, `servfail`, ...) are not loss.
+//!   the kernel refused, e.g. a full conntrack table on the sending host), and the war story's
+//!   signatures (an `nxdomain` or `wrong_name` after at least 0.9 x a per-attempt timeout: the
+//!   name asked went unanswered first). Other answers from the server (`servfail`, a quick
+//!   `nxdomain`, ...) are not loss.
 //! - Each such lookup is counted in the bucket it started in; its *window* runs from that
 //!   bucket to the one it ended in (its packets were sent, re-sent and lost in between).
 //! - Counter lines are put in the bucket of their interval's midpoint (intervals are aligned to
@@ -194,8 +196,9 @@ pub struct Verdict {
     pub coincident_by_cause: BTreeMap<String, u64>,
 }
 
-/// Applies the rule to one host's cells (`width` ms buckets).
-pub fn judge(cells: &HostCells, width: u64) -> (HostKernel, Verdict) {
+/// Applies the rule to one host's cells (`width` ms buckets); `failures` is the host's count of
+/// failures of every class.
+pub fn judge(cells: &HostCells, width: u64, failures_all: u64) -> (HostKernel, Verdict) {
     let mut kernel = HostKernel {
         sampled_buckets: cells.kernel.len() as u64,
         ..HostKernel::default()
@@ -285,10 +288,15 @@ pub fn judge(cells: &HostCells, width: u64) -> (HostKernel, Verdict) {
         _ => String::new(),
     };
     let (cause, coincident, text) = if failures == 0 && unsampled == 0 {
+        let answered = if failures_all > 0 {
+            format!("; its {failures_all} failures were answers from the server")
+        } else {
+            String::new()
+        };
         (
             "clean".to_string(),
             0,
-            "clean: no lookup went unanswered".to_string(),
+            format!("clean: no lookup went unanswered{answered}"),
         )
     } else if failures == 0 {
         (
@@ -473,7 +481,7 @@ mod tests {
             &[(5, 5, 3), (6, 6, 2), (7, 7, 4)],
             &[(5, drop), (6, drop), (7, drop)],
         );
-        let (k, v) = judge(&h, 1000);
+        let (k, v) = judge(&h, 1000, 0);
         assert_eq!(v.cause, "conntrack_full", "{v:?}");
         assert_eq!((v.failures, v.coincident), (9, 9));
         assert_eq!(k.grown["conntrack_drop"], 12);
@@ -484,13 +492,13 @@ mod tests {
     fn a_drop_later_in_the_window_still_coincides() {
         // Lookups that started at 2 s and timed out at 4 s; the drops were counted at 3 s.
         let h = host(&[(2, 4, 5)], &[(3, cell(|c| c.rcvbuf = 2))]);
-        assert_eq!(judge(&h, 1000).1.cause, "rcvbuf");
+        assert_eq!(judge(&h, 1000, 0).1.cause, "rcvbuf");
     }
 
     #[test]
     fn failures_without_any_counter_are_the_path() {
         let h = host(&[(1, 1, 2), (4, 5, 3)], &[]);
-        let (_, v) = judge(&h, 1000);
+        let (_, v) = judge(&h, 1000, 0);
         assert_eq!(v.cause, "path", "{v:?}");
         assert_eq!(v.failures, 5);
         assert!(v.text.contains("no local counter"), "{}", v.text);
@@ -501,21 +509,21 @@ mod tests {
         let noisy = cell(|c| c.softnet = 1);
         let every: Vec<(u64, KernelCell)> = (0..10).map(|s| (s, noisy)).collect();
         let h = host(&[(3, 3, 5)], &every);
-        let (_, v) = judge(&h, 1000);
+        let (_, v) = judge(&h, 1000, 0);
         assert_eq!(v.cause, "inconclusive", "{v:?}");
         assert_eq!(v.coincident_by_cause["softnet"], 5);
     }
 
     #[test]
     fn few_failures_or_none_or_no_readings() {
-        assert_eq!(judge(&host(&[], &[]), 1000).1.cause, "clean");
+        assert_eq!(judge(&host(&[], &[]), 1000, 0).1.cause, "clean");
         assert_eq!(
-            judge(&host(&[(2, 2, 2)], &[]), 1000).1.cause,
+            judge(&host(&[(2, 2, 2)], &[]), 1000, 2).1.cause,
             "inconclusive"
         );
         let mut h = HostCells::default();
         h.losses.insert(0, (4, 500));
-        let (_, v) = judge(&h, 1000);
+        let (_, v) = judge(&h, 1000, 0);
         assert_eq!((v.cause.as_str(), v.unsampled_failures), ("no_counters", 4));
     }
 
@@ -530,11 +538,11 @@ mod tests {
             &[(2, 2, 3), (6, 6, 3), (7, 7, 3)],
             &[(2, both), (6, drop), (7, drop)],
         );
-        let (_, v) = judge(&h, 1000);
+        let (_, v) = judge(&h, 1000, 0);
         assert_eq!(v.cause, "conntrack_full");
         assert_eq!(v.coincident_by_cause["conntrack_race"], 3);
         h.fold(5000);
-        let (k, v) = judge(&h, 5000);
+        let (k, v) = judge(&h, 5000, 0);
         assert_eq!((k.sampled_buckets, v.failures), (2, 9));
         assert_eq!(k.grown["conntrack_drop"], 3);
     }

@@ -567,10 +567,42 @@ impl Merger {
             per_host_h,
             intervals,
             parts_sum,
-            grid,
+            mut grid,
             candidates,
             unexamined,
         } = self;
+        let mut grid_error = None;
+        let mut signatures: Vec<(u64, Signature)> = candidates
+            .into_iter()
+            .filter_map(|e| {
+                let timeout_ms = timeouts
+                    .get(e.run_id.as_str())
+                    .copied()
+                    .unwrap_or(DEFAULT_TIMEOUT_MS);
+                (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
+                    // The name went unanswered before this answer: a loss, for the verdicts.
+                    let end = e.start_unix_ms.saturating_add(e.elapsed_ms.min(1e12) as u64);
+                    if let Err(too_many) = grid.add_loss(&e.host, e.start_unix_ms, end) {
+                        grid_error.get_or_insert(too_many);
+                    }
+                    let signature = Signature {
+                        timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
+                        attempts: attempts.get(e.run_id.as_str()).copied(),
+                        host: e.host,
+                        name: e.name,
+                        class: e.class,
+                        elapsed_ms: e.elapsed_ms,
+                        timeout_ms,
+                        start: e.start,
+                    };
+                    (e.start_unix_ms, signature)
+                })
+            })
+            .collect();
+        signatures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.start.cmp(&b.1.start)));
+        if let Some(too_many) = grid_error {
+            return Err(too_many_buckets(too_many));
+        }
         let grid_hosts: Vec<String> = grid.hosts();
         let attribution_width = grid.width_ms();
         let mut hosts: Vec<HostRow> = from_summary
@@ -588,7 +620,7 @@ impl Merger {
                 let failures = classes.failures();
                 let (kernel, verdict) = match grid.host_cells(host) {
                     Some(cells) if !cells.kernel.is_empty() || !cells.losses.is_empty() => {
-                        let (k, v) = attribution::judge(cells, grid.width_ms());
+                        let (k, v) = attribution::judge(cells, grid.width_ms(), failures);
                         (Some(k).filter(|k| k.sampled_buckets > 0), Some(v))
                     }
                     _ => (None, None),
@@ -630,29 +662,6 @@ impl Merger {
         let ranking: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
         let host_time = grid.host_time(&ranking);
 
-        let mut signatures: Vec<(u64, Signature)> = candidates
-            .into_iter()
-            .filter_map(|e| {
-                let timeout_ms = timeouts
-                    .get(e.run_id.as_str())
-                    .copied()
-                    .unwrap_or(DEFAULT_TIMEOUT_MS);
-                (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
-                    let signature = Signature {
-                        timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
-                        attempts: attempts.get(e.run_id.as_str()).copied(),
-                        host: e.host,
-                        name: e.name,
-                        class: e.class,
-                        elapsed_ms: e.elapsed_ms,
-                        timeout_ms,
-                        start: e.start,
-                    };
-                    (e.start_unix_ms, signature)
-                })
-            })
-            .collect();
-        signatures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.start.cmp(&b.1.start)));
 
         let merged_count = merged_h.len();
         debug_assert_eq!(merged_count, parts_sum);
