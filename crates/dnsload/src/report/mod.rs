@@ -581,7 +581,9 @@ impl Merger {
                     .unwrap_or(DEFAULT_TIMEOUT_MS);
                 (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
                     // The name went unanswered before this answer: a loss, for the verdicts.
-                    let end = e.start_unix_ms.saturating_add(e.elapsed_ms.min(1e12) as u64);
+                    let end = e
+                        .start_unix_ms
+                        .saturating_add(e.elapsed_ms.min(1e12) as u64);
                     if let Err(too_many) = grid.add_loss(&e.host, e.start_unix_ms, end) {
                         grid_error.get_or_insert(too_many);
                     }
@@ -661,7 +663,6 @@ impl Merger {
             .collect();
         let ranking: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
         let host_time = grid.host_time(&ranking);
-
 
         let merged_count = merged_h.len();
         debug_assert_eq!(merged_count, parts_sum);
