@@ -1,11 +1,14 @@
 //! Shared fixtures for the end-to-end tests: a lab of network namespaces ([`netns`]), DNS
 //! servers inside it ([`servers`]), bounded dnsload runs on its hosts ([`runs`]), the simulated
-//! cluster ([`cluster`]), and the rules for tests that need a capability this machine may lack
+//! cluster ([`cluster`]), the scenario where the report must find the loss ([`attribution`],
+//! with [`conntrack`] filling a host's table), and the rules for tests that need a capability this machine may lack
 //! ([`require`]) or that share the machine's namespaces ([`serial`], [`assert_clean`]).
 
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod cluster;
+pub mod conntrack;
 pub mod netns;
 pub mod runs;
 pub mod servers;

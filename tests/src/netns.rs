@@ -245,6 +245,52 @@ impl Lab {
         Ok(())
     }
 
+    /// Drops a share `p` (0 to 1) of the UDP datagrams from the resolver host to host `i` on
+    /// the way, in the switch (nftables `bridge` family, forward hook, `numgen random`): loss
+    /// on the path, which nothing on either end counts. Returns the rule's drops so far with
+    /// [`Lab::path_dropped`].
+    pub fn set_path_loss(&self, i: usize, p: f64) -> Result<(), String> {
+        let per_mille = (p.clamp(0.0, 1.0) * 1000.0).round() as u32;
+        let port = format!("h{i}");
+        let sw = &self.switch;
+        if sw.nft(&["list", "table", "bridge", "stb"]).is_err() {
+            sw.nft(&["add", "table", "bridge", "stb"])?;
+            sw.nft(&[
+                "add",
+                "chain",
+                "bridge",
+                "stb",
+                "forward",
+                "{ type filter hook forward priority 0; }",
+            ])?;
+        }
+        let resolver = self.resolver.addr.to_string();
+        let limit = per_mille.to_string();
+        sw.nft(&[
+            "add", "rule", "bridge", "stb", "forward", "oifname", &port, "ip", "saddr", &resolver,
+            "meta", "l4proto", "udp", "numgen", "random", "mod", "1000", "<", &limit, "counter",
+            "drop",
+        ])?;
+        Ok(())
+    }
+
+    /// Datagrams the switch's path-loss rule for host `i` dropped so far (0 without one).
+    pub fn path_dropped(&self, i: usize) -> u64 {
+        let Ok(out) = self.switch.nft(&["list", "table", "bridge", "stb"]) else {
+            return 0;
+        };
+        let port = format!("oifname \"h{i}\"");
+        out.lines()
+            .filter(|l| l.contains(&port))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "packets")
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .sum()
+    }
+
     /// Packets that the loss rule of host `i` dropped so far (0 without a rule).
     pub fn dropped(&self, i: usize) -> u64 {
         self.link_counters(i).1

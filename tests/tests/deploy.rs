@@ -135,6 +135,34 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
         }
     }
     assert_eq!(c["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+
+    // The node's kernel drop counters: the node's network namespace, with the cluster DNS
+    // kept in the pod's resolv.conf; no privilege for it.
+    let pod = &template["spec"];
+    assert_eq!(pod["hostNetwork"].as_bool(), Some(true));
+    assert_eq!(pod["dnsPolicy"].as_str(), Some("ClusterFirstWithHostNet"));
+    assert_ne!(c["securityContext"]["privileged"].as_bool(), Some(true));
+    assert_eq!(
+        strings(&c["securityContext"]["capabilities"]["drop"]),
+        vec!["ALL".to_string()]
+    );
+    assert!(pod["volumes"].is_badvalue(), "no host mount is needed");
+    // The file says which counters need host networking, by their /proc paths.
+    let text = workspace_file("deploy/k8s/dnsload-daemonset.yaml");
+    for path in [
+        "/proc/net/snmp",
+        "/proc/net/stat/nf_conntrack",
+        "/proc/net/softnet_stat",
+        "/proc/sys/net/netfilter/nf_conntrack_count",
+        "/proc/sys/net/netfilter/nf_conntrack_max",
+    ] {
+        assert!(text.contains(path), "{path} not explained");
+    }
+    assert_eq!(
+        plan.outputs.counter_interval,
+        std::time::Duration::from_secs(1),
+        "counters every second, the report's buckets"
+    );
 }
 
 #[test]

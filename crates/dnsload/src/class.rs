@@ -133,6 +133,38 @@ pub struct Outcome {
     pub answer_name: Option<String>,
     /// A short human detail (error text, EAI code, queue state).
     pub detail: Option<String>,
+    /// The queries the lookup cost, where the backend can tell (stub: from stubborn's trace).
+    pub queries: Option<QueryCount>,
+}
+
+/// What one lookup cost in queries, from the resolver's own record of what it sent.
+///
+/// A lookup of a short name with `ndots:5` and a search list asks every search name until one
+/// answers; loss adds re-sends and attempts; a truncated reply adds a TCP query. Summed over a
+/// run, `queries / lookups` is the run's query amplification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryCount {
+    /// Queries sent: UDP datagrams and TCP messages, every candidate, every attempt.
+    pub queries: u64,
+    /// Candidate names tried (1 without a search walk).
+    pub candidates: u64,
+    /// Attempts started, over every candidate (a question to a server, re-sends aside).
+    pub attempts: u64,
+    /// Queries that re-sent a question inside its attempt (after the retransmission timeout).
+    pub resends: u64,
+    /// Queries over TCP (after a truncated reply, or `use-vc`).
+    pub tcp: u64,
+}
+
+impl QueryCount {
+    /// Adds `other` (saturating: totals read from files can be anything).
+    pub fn add(&mut self, other: &QueryCount) {
+        self.queries = self.queries.saturating_add(other.queries);
+        self.candidates = self.candidates.saturating_add(other.candidates);
+        self.attempts = self.attempts.saturating_add(other.attempts);
+        self.resends = self.resends.saturating_add(other.resends);
+        self.tcp = self.tcp.saturating_add(other.tcp);
+    }
 }
 
 impl Outcome {
@@ -144,6 +176,7 @@ impl Outcome {
             addrs: Vec::new(),
             answer_name: None,
             detail: None,
+            queries: None,
         }
     }
 

@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// open loop, from the scheduled start, so a late start counts).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
     pub slow: Duration,
+    /// Read this host's kernel drop counters (UDP, conntrack, softnet) this often, aligned to
+    /// the wall clock, and write their growth among the events.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    pub counter_interval: Duration,
     /// Exit with status 3 if any lookup ends in one of these classes (comma-separated).
     #[arg(long, value_name = "CLASS,...", value_delimiter = ',')]
     pub fail_on: Vec<Class>,

@@ -100,6 +100,7 @@ fn shape_plan(
             slow: Duration::from_secs(1),
             fail_on: Vec::new(),
             quiet: true,
+            counter_interval: Duration::from_secs(1),
         },
     }
 }

@@ -34,16 +34,26 @@ pub fn summary_text(s: &Summary) -> String {
             s.schedule.late_starts, s.schedule.max_start_delay_ms
         );
     }
-    if s.udp.available {
-        let d = s.udp.delta;
-        let verdict = if d.rcvbuf_errors > 0 || d.in_errors > 0 {
-            "datagrams were dropped at this host: some loss is local"
-        } else {
-            "no drops at this host's sockets"
-        };
+    if let Some(a) = &s.amplification {
+        let per = |n: u64| n as f64 / a.lookups.max(1) as f64;
         let _ = writeln!(
             t,
-            "  UDP errors on this host during the run: RcvbufErrors +{}, InErrors +{} ({verdict})",
+            "  queries per lookup {:.2} (max {}): {:.2} candidates, {:.2} attempts, {:.2} re-sends, {:.2} TCP",
+            a.per_lookup,
+            a.max_per_lookup,
+            per(a.total.candidates),
+            per(a.total.attempts),
+            per(a.total.resends),
+            per(a.total.tcp)
+        );
+    }
+    if let Some(line) = s.counters.as_ref().and_then(counters_line) {
+        let _ = writeln!(t, "  {line}");
+    } else if s.udp.available {
+        let d = s.udp.delta;
+        let _ = writeln!(
+            t,
+            "  UDP errors on this host during the run: RcvbufErrors +{}, InErrors +{}",
             d.rcvbuf_errors, d.in_errors
         );
     }
@@ -93,6 +103,50 @@ pub fn summary_text(s: &Summary) -> String {
         );
     }
     t
+}
+
+/// The drop counters' growth in one line: `kernel drops on this host during the run: ...`.
+fn counters_line(c: &crate::counters::CounterTotals) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(u) = c.udp {
+        parts.push(format!(
+            "udp rcvbuf_errors +{} in_errors +{}",
+            u.rcvbuf_errors, u.in_errors
+        ));
+    }
+    if let Some(ct) = &c.conntrack {
+        let get = |k: &str| ct.get(k).copied().unwrap_or(0);
+        parts.push(format!(
+            "conntrack insert_failed +{} drop +{} early_drop +{}",
+            get("insert_failed"),
+            get("drop"),
+            get("early_drop")
+        ));
+    }
+    if let (Some(n), Some(max)) = (c.conntrack_entries_peak, c.conntrack_max) {
+        parts.push(format!("conntrack entries up to {n} of {max}"));
+    }
+    if let Some(sn) = c.softnet {
+        parts.push(format!("softnet dropped +{}", sn.dropped));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut line = format!(
+        "kernel drops on this host during the run: {}",
+        parts.join(", ")
+    );
+    if !c.unavailable.is_empty() {
+        let _ = write!(line, " ({} source(s) unreadable)", c.unavailable.len());
+    }
+    if c.anomalies_total > 0 {
+        let _ = write!(
+            line,
+            " ({} counter(s) went down: wrap or reset)",
+            c.anomalies_total
+        );
+    }
+    Some(line)
 }
 
 /// `ok 90  wrong_name 2 ...` for the classes that occurred (always `ok`).

@@ -13,6 +13,7 @@
 mod backend;
 mod class;
 mod cli;
+mod counters;
 mod demo;
 mod error;
 mod hlog;
@@ -32,8 +33,14 @@ pub use backend::raw::RawBackend;
 pub use backend::stub::StubBackend;
 pub use backend::system::{SystemBackend, SystemConfig};
 pub use backend::{Backend, LookupFuture};
-pub use class::{Class, Outcome, SearchRule};
+pub use class::{Class, Outcome, QueryCount, SearchRule};
 pub use cli::{BackendKind, Cli, Command, DemoArgs, ReportArgs, RunArgs};
+pub use counters::parse::{
+    ConntrackStat, FormatError, SoftnetCpu, conntrack_stat, snmp_udp, softnet_stat,
+};
+pub use counters::{
+    Anomaly, CounterDelta, CounterTotals, Reading, Sampler, SoftnetDelta, Source, Sources,
+};
 pub use demo::{DemoReport, DemoRow, demo};
 pub use error::{Error, Result};
 pub use hlog::{Interval, read as read_hlog};
@@ -41,8 +48,8 @@ pub use main_entry::main_with_args;
 pub use netstat::UdpCounters;
 pub use plan::{Bounds, Outputs, Plan, ResolverPlan, Schedule, parse_server};
 pub use records::{
-    ClassCounts, Event, FailOn, Latency, NOTABLE_KEPT, Notable, ResolverInfo, SCHEMA, ScheduleInfo,
-    Summary, UdpInfo,
+    Amplification, ClassCounts, CountersRecord, Event, FailOn, Latency, NOTABLE_KEPT, Notable,
+    ResolverInfo, SCHEMA, ScheduleInfo, Summary, UdpInfo,
 };
 pub use report::{
     Bucket, HostRow, HostTime, HostTimeRow, MAX_CANDIDATES, MergedReport, Signature, report,

@@ -76,7 +76,120 @@ pub fn render(id: &Identity, rec: &Recorder) -> String {
         rec.latency_sum_us() as f64 / 1e6,
         h.len()
     );
+    if let Some(c) = rec.counter_totals() {
+        counters(&mut s, &labels, c);
+    }
+    if let Some(a) = rec.amplification() {
+        let t = a.total;
+        for (name, help, value) in [
+            (
+                "dnsload_costed_lookups_total",
+                "Lookups whose query cost is known (stub backend).",
+                a.lookups,
+            ),
+            (
+                "dnsload_queries_sent_total",
+                "Queries those lookups sent: every candidate, attempt, re-send and TCP query.",
+                t.queries,
+            ),
+            (
+                "dnsload_search_candidates_total",
+                "Candidate names those lookups tried (search walk).",
+                t.candidates,
+            ),
+            (
+                "dnsload_attempts_total",
+                "Attempts those lookups started.",
+                t.attempts,
+            ),
+            (
+                "dnsload_resends_total",
+                "Queries that re-sent a question inside its attempt.",
+                t.resends,
+            ),
+            ("dnsload_tcp_queries_total", "Queries sent over TCP.", t.tcp),
+        ] {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{{labels}}} {value}"
+            );
+        }
+    }
     s
+}
+
+/// The kernel drop counters' growth since the run started, and the conntrack table's fill.
+fn counters(s: &mut String, labels: &str, c: &crate::counters::CounterTotals) {
+    if let Some(u) = c.udp {
+        let _ = writeln!(
+            s,
+            "# HELP dnsload_udp_errors_total Growth of this host's UDP error counters (/proc/net/snmp) since the run started.\n\
+             # TYPE dnsload_udp_errors_total counter"
+        );
+        for (name, v) in [
+            ("in_errors", u.in_errors),
+            ("rcvbuf_errors", u.rcvbuf_errors),
+            ("sndbuf_errors", u.sndbuf_errors),
+            ("no_ports", u.no_ports),
+        ] {
+            let _ = writeln!(
+                s,
+                "dnsload_udp_errors_total{{{labels},counter=\"{name}\"}} {v}"
+            );
+        }
+    }
+    if let Some(ct) = &c.conntrack {
+        let _ = writeln!(
+            s,
+            "# HELP dnsload_conntrack_stat_total Growth of the conntrack statistics (/proc/net/stat/nf_conntrack, summed over CPUs, by the kernel's column name) since the run started.\n\
+             # TYPE dnsload_conntrack_stat_total counter"
+        );
+        for (name, v) in ct {
+            let _ = writeln!(
+                s,
+                "dnsload_conntrack_stat_total{{{labels},stat=\"{}\"}} {v}",
+                escape(name)
+            );
+        }
+    }
+    if let Some(sn) = c.softnet {
+        let _ = writeln!(
+            s,
+            "# HELP dnsload_softnet_dropped_total Packets dropped because a CPU's input backlog was full (/proc/net/softnet_stat), since the run started.\n\
+             # TYPE dnsload_softnet_dropped_total counter\n\
+             dnsload_softnet_dropped_total{{{labels}}} {}\n\
+             # HELP dnsload_softnet_time_squeeze_total Times the receive softirq stopped with work left, since the run started.\n\
+             # TYPE dnsload_softnet_time_squeeze_total counter\n\
+             dnsload_softnet_time_squeeze_total{{{labels}}} {}",
+            sn.dropped, sn.time_squeeze
+        );
+    }
+    for (name, help, v) in [
+        (
+            "dnsload_conntrack_entries",
+            "Entries in this network namespace's conntrack table at the last reading.",
+            c.conntrack_entries,
+        ),
+        (
+            "dnsload_conntrack_max",
+            "The conntrack table's limit (nf_conntrack_max).",
+            c.conntrack_max,
+        ),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {v}"
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "# HELP dnsload_counter_anomalies_total Kernel counters that went down (a 32-bit wrap, or a reset counted from zero).\n\
+         # TYPE dnsload_counter_anomalies_total counter\n\
+         dnsload_counter_anomalies_total{{{labels}}} {}",
+        c.anomalies_total
+    );
 }
 
 fn escape(v: &str) -> String {

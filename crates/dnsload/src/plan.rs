@@ -113,7 +113,14 @@ pub struct Outputs {
     pub fail_on: Vec<Class>,
     /// No human summary.
     pub quiet: bool,
+    /// How often the kernel's drop counters are read (aligned to the wall clock).
+    pub counter_interval: Duration,
 }
+
+/// Shortest `--counter-interval`: reading /proc is cheap, but a line per 100 ms is plenty.
+pub const MIN_COUNTER_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest `--counter-interval`.
+pub const MAX_COUNTER_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Outputs {
     /// Whether a machine-readable output goes to stdout (then the human summary goes to stderr).
@@ -218,9 +225,25 @@ impl Plan {
                 slow: args.slow,
                 fail_on: args.fail_on.clone(),
                 quiet: args.quiet,
+                counter_interval: counter_interval(args.counter_interval)?,
             },
         })
     }
+}
+
+fn counter_interval(d: Duration) -> Result<Duration> {
+    if !(MIN_COUNTER_INTERVAL..=MAX_COUNTER_INTERVAL).contains(&d) {
+        return Err(Error::flag(
+            "--counter-interval",
+            format!(
+                "{} is outside {} to {}",
+                humantime::format_duration(d),
+                humantime::format_duration(MIN_COUNTER_INTERVAL),
+                humantime::format_duration(MAX_COUNTER_INTERVAL)
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 fn bounds(count: Option<u64>, duration: Option<Duration>) -> Result<Bounds> {

@@ -11,10 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
+use crate::counters::{CounterTotals, Sampler};
 use crate::error::{Error, Result};
 use crate::hlog::{self, HlogWriter};
 use crate::plan::is_stdout;
-use crate::records::{ClassCounts, Event, Latency, NOTABLE_KEPT, Notable, SCHEMA};
+use crate::records::{
+    Amplification, ClassCounts, CountersRecord, Event, Latency, NOTABLE_KEPT, Notable, SCHEMA,
+};
 use crate::schedule::{LATE_START, Sample};
 
 /// A writer for an output file or stdout.
@@ -86,6 +89,10 @@ pub struct Recorder {
     events_written: u64,
     hlog: Option<HlogWriter<Output>>,
     error: Option<Error>,
+    amplification: Option<Amplification>,
+    sampler: Option<Sampler>,
+    sampled_at: SystemTime,
+    quiet: bool,
 }
 
 impl Recorder {
@@ -122,7 +129,60 @@ impl Recorder {
             events_written: 0,
             hlog,
             error: None,
+            amplification: None,
+            sampler: None,
+            sampled_at: start,
+            quiet: false,
         })
+    }
+
+    /// Samples the kernel's drop counters with `sampler` (whose first reading was at the
+    /// recorder's start): every [`Recorder::sample_counters`] writes a `counters` line among
+    /// the events. Sources that cannot be read are told on stderr once unless `quiet`.
+    pub fn with_counters(mut self, sampler: Sampler, unavailable: &[String], quiet: bool) -> Self {
+        self.quiet = quiet;
+        self.warn_unavailable(unavailable);
+        self.sampler = Some(sampler);
+        self
+    }
+
+    fn warn_unavailable(&self, news: &[String]) {
+        if !self.quiet {
+            for n in news {
+                eprintln!("dnsload: left out of the kernel counters: {n}");
+            }
+        }
+    }
+
+    /// Reads the counters again and writes their growth since the last reading.
+    pub fn sample_counters(&mut self, now: SystemTime) {
+        let Some(sampler) = self.sampler.as_mut() else {
+            return;
+        };
+        let (delta, news) = sampler.sample();
+        self.warn_unavailable(&news);
+        let record = CountersRecord {
+            schema: SCHEMA,
+            kind: "counters".into(),
+            run_id: self.id.run_id.clone(),
+            host: self.id.host.clone(),
+            backend: self.id.backend.clone(),
+            start_unix_ms: unix_ms(self.sampled_at),
+            end_unix_ms: unix_ms(now),
+            delta,
+        };
+        self.sampled_at = now;
+        self.write_line(&record, false);
+    }
+
+    /// The counters' growth so far (`None` when not sampling).
+    pub fn counter_totals(&self) -> Option<&CounterTotals> {
+        self.sampler.as_ref().map(Sampler::totals)
+    }
+
+    /// What the lookups cost in queries, where the backend tells.
+    pub fn amplification(&self) -> Option<Amplification> {
+        self.amplification
     }
 
     /// Records one finished lookup.
@@ -138,6 +198,11 @@ impl Recorder {
             self.late_starts += 1;
         }
         self.max_start_delay = self.max_start_delay.max(delay);
+        if let Some(cost) = &s.outcome.queries {
+            self.amplification
+                .get_or_insert_with(Amplification::default)
+                .add(cost);
+        }
         let name = &self.names[s.name_index];
         if class.is_finding() {
             if self.notable.len() < NOTABLE_KEPT {
@@ -171,23 +236,24 @@ impl Recorder {
                 answer_name: s.outcome.answer_name.clone(),
                 addrs: s.outcome.addrs.iter().map(|a| a.to_string()).collect(),
                 detail: s.outcome.detail.clone(),
+                cost: s.outcome.queries,
             };
-            self.write_event(&event);
+            self.write_line(&event, true);
         }
     }
 
-    fn write_event(&mut self, event: &Event) {
+    fn write_line<T: serde::Serialize>(&mut self, record: &T, is_event: bool) {
         if self.error.is_some() {
             return;
         }
         let Some(out) = self.events.as_mut() else {
             return;
         };
-        let result = serde_json::to_writer(&mut *out, event)
+        let result = serde_json::to_writer(&mut *out, record)
             .map_err(std::io::Error::other)
             .and_then(|()| out.write_all(b"\n"));
         match result {
-            Ok(()) => self.events_written += 1,
+            Ok(()) => self.events_written += u64::from(is_event),
             Err(e) => self.error = Some(Error::io("cannot write events", e)),
         }
     }

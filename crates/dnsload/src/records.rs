@@ -4,11 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::class::Class;
+use crate::class::{Class, QueryCount};
+use crate::counters::{CounterDelta, CounterTotals};
 use crate::netstat::UdpCounters;
 
-/// Version of the event and summary formats. Bumped when a field changes meaning or goes.
-pub const SCHEMA: u32 = 1;
+/// Version of the event and summary formats. Bumped when a field changes meaning or goes, or
+/// when a file gains a new kind of line: version 2 puts `counters` lines among the events.
+/// `dnsload report` reads every version up to this one.
+pub const SCHEMA: u32 = 2;
 
 /// One notable lookup: a failure, or a success slower than `--slow`. One JSON line each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +47,68 @@ pub struct Event {
     /// A short detail (error text, getaddrinfo code, queue state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the lookup cost in queries (stub backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<QueryCount>,
+}
+
+/// The growth of this host's kernel drop counters over one sampling interval: one JSON line
+/// each, among the events (`kind` `counters`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountersRecord {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// Always `"counters"`.
+    pub kind: String,
+    /// The run.
+    pub run_id: String,
+    /// Host label.
+    pub host: String,
+    /// Backend name.
+    pub backend: String,
+    /// Start of the interval, ms since the Unix epoch.
+    pub start_unix_ms: u64,
+    /// End of the interval (the reading), ms since the Unix epoch.
+    pub end_unix_ms: u64,
+    /// What grew, and the conntrack table's fill at the end.
+    #[serde(flatten)]
+    pub delta: CounterDelta,
+}
+
+/// The queries a run's lookups cost (stub backend): its query amplification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Amplification {
+    /// Lookups whose cost is known.
+    pub lookups: u64,
+    /// Their queries, candidates, attempts, re-sends and TCP queries, summed.
+    #[serde(flatten)]
+    pub total: QueryCount,
+    /// `queries / lookups`.
+    pub per_lookup: f64,
+    /// The most queries one lookup cost.
+    pub max_per_lookup: u64,
+}
+
+impl Amplification {
+    /// Adds one lookup's cost.
+    pub fn add(&mut self, cost: &QueryCount) {
+        self.lookups = self.lookups.saturating_add(1);
+        self.total.add(cost);
+        self.max_per_lookup = self.max_per_lookup.max(cost.queries);
+        self.per_lookup = self.total.queries as f64 / self.lookups as f64;
+    }
+
+    /// Adds another run's (report: many runs of one host).
+    pub fn merge(&mut self, other: &Amplification) {
+        self.lookups = self.lookups.saturating_add(other.lookups);
+        self.total.add(&other.total);
+        self.max_per_lookup = self.max_per_lookup.max(other.max_per_lookup);
+        self.per_lookup = if self.lookups == 0 {
+            0.0
+        } else {
+            self.total.queries as f64 / self.lookups as f64
+        };
+    }
 }
 
 /// A count for every outcome class; serialises with the class names as keys.
@@ -251,6 +316,12 @@ pub struct Summary {
     pub events_written: u64,
     /// UDP error counters of this host during the run.
     pub udp: UdpInfo,
+    /// Growth of every kernel drop counter during the run (absent in schema 1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<CounterTotals>,
+    /// Queries per lookup (stub backend; absent for the others and in schema 1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amplification: Option<Amplification>,
     /// Backend-specific facts: socket buffers and loss runs (raw), the glibc override and
     /// stuck threads (system), the resolver configuration (stub).
     pub backend_info: serde_json::Value,

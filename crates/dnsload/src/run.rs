@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+#[cfg(test)]
+use std::time::UNIX_EPOCH;
 use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::rr::RecordType;
@@ -13,6 +15,7 @@ use crate::backend::raw::RawBackend;
 use crate::backend::stub::StubBackend;
 use crate::backend::system::{SystemBackend, SystemConfig};
 use crate::cli::BackendKind;
+use crate::counters::{Sampler, Sources};
 use crate::error::{Error, Result};
 use crate::human;
 use crate::netstat::UdpCounters;
@@ -145,15 +148,19 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     let names: Arc<[String]> = Arc::from(plan.names.clone());
     let started_wall = SystemTime::now();
     let started = Instant::now();
-    let udp_before = UdpCounters::read();
-    let rec = Arc::new(Mutex::new(Recorder::new(
-        id.clone(),
-        Arc::clone(&names),
-        outs.slow,
-        events,
-        hlog,
-        started_wall,
-    )?));
+    let interval_ms = u64::try_from(outs.counter_interval.as_millis()).unwrap_or(u64::MAX);
+    let (sampler, unavailable) = Sampler::start(Sources::default(), interval_ms);
+    let rec = Arc::new(Mutex::new(
+        Recorder::new(
+            id.clone(),
+            Arc::clone(&names),
+            outs.slow,
+            events,
+            hlog,
+            started_wall,
+        )?
+        .with_counters(sampler, &unavailable, outs.quiet),
+    ));
 
     let metrics = match outs.metrics {
         Some(addr) => {
@@ -196,6 +203,18 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
         })
     };
 
+    let sampling = {
+        let rec = Arc::clone(&rec);
+        let every = outs.counter_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(until_aligned(SystemTime::now(), every)).await;
+                let Ok(mut r) = rec.lock() else { return };
+                r.sample_counters(SystemTime::now());
+            }
+        })
+    };
+
     let sink_rec = Arc::clone(&rec);
     let reason = schedule::drive(
         plan.schedule,
@@ -211,20 +230,11 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     )
     .await;
     ticker.abort();
+    sampling.abort();
     if !outs.quiet && std::io::stderr().is_terminal() {
         eprint!("\r\x1b[K");
     }
     let finished = SystemTime::now();
-    let udp = match (udp_before, UdpCounters::read()) {
-        (Some(before), Some(after)) => UdpInfo {
-            available: true,
-            delta: after.since(before),
-        },
-        _ => UdpInfo {
-            available: false,
-            delta: UdpCounters::default(),
-        },
-    };
     let (metrics_addr, metrics_task) = match metrics {
         Some((a, t)) => (Some(a), Some(t)),
         None => (None, None),
@@ -237,8 +247,21 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
                 std::io::Error::other("a recording thread panicked"),
             )
         })?;
+        // The last reading closes the last interval, so the totals cover the whole run.
+        r.sample_counters(finished);
         let flush = r.finish(finished);
         let counts = r.counts();
+        let counters = r.counter_totals().cloned();
+        let udp = match counters.as_ref().and_then(|c| c.udp) {
+            Some(delta) => UdpInfo {
+                available: true,
+                delta,
+            },
+            None => UdpInfo {
+                available: false,
+                delta: UdpCounters::default(),
+            },
+        };
         let (late_starts, max_delay) = r.late_starts();
         let (notable, notable_dropped) = r.notable();
         let triggered = outs.fail_on.iter().any(|c| counts.get(*c) > 0);
@@ -264,6 +287,8 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
             notable_dropped,
             events_written: r.events_written(),
             udp,
+            counters,
+            amplification: r.amplification(),
             backend_info: backend.info(),
             fail_on: FailOn {
                 classes: outs.fail_on.clone(),
@@ -314,6 +339,15 @@ pub async fn run_with(plan: &Plan, backend: Arc<dyn Backend>, stop: Stop) -> Res
     })
 }
 
+/// The wait until the next multiple of `every` since the Unix epoch (at least 1 ms), so that
+/// counter intervals line up with the report's time buckets.
+pub(crate) fn until_aligned(now: SystemTime, every: Duration) -> Duration {
+    let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+    let now_ms = recorder::unix_ms(now);
+    let next = (now_ms / every_ms + 1).saturating_mul(every_ms);
+    Duration::from_millis(next.saturating_sub(now_ms).max(1))
+}
+
 fn resolver_info(plan: &Plan) -> ResolverInfo {
     let r = &plan.resolver;
     ResolverInfo {
@@ -350,5 +384,30 @@ fn schedule_info(s: Schedule, late_starts: u64, max_start_delay_ms: f64) -> Sche
             late_starts,
             max_start_delay_ms,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_readings_wait_for_the_next_whole_interval() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            until_aligned(at(1_000_250), second),
+            Duration::from_millis(750)
+        );
+        // On the boundary: the next one, a whole interval on.
+        assert_eq!(until_aligned(at(1_000_000), second), second);
+        assert_eq!(
+            until_aligned(at(1_000_999), second),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            until_aligned(at(1_234), Duration::from_millis(500)),
+            Duration::from_millis(266)
+        );
     }
 }

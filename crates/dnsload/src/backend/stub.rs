@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 use serde_json::json;
-use stubborn::{Config, ErrorKind, Resolver};
+use stubborn::{CandidateTrace, Config, ErrorKind, Resolver, Transport};
 
 use super::{Backend, LookupFuture};
-use crate::class::{Class, Outcome, SearchRule};
+use crate::class::{Class, Outcome, QueryCount, SearchRule};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 
@@ -122,6 +122,7 @@ impl StubBackend {
                 let mut out = Outcome::new(Class::Ok, elapsed);
                 out.addrs = answer.ips();
                 out.answer_name = Some(answer.name().to_string());
+                out.queries = Some(query_count(answer.trace()));
                 self.rule.classify(name, out)
             }
             Ok(Err(e)) => {
@@ -133,10 +134,32 @@ impl StubBackend {
                     ErrorKind::Refused => Class::Refused,
                     _ => Class::Error,
                 };
-                Outcome::new(class, elapsed).with_detail(e.to_string())
+                let mut out = Outcome::new(class, elapsed).with_detail(e.to_string());
+                out.queries = Some(query_count(e.trace()));
+                out
             }
         }
     }
+}
+
+/// What a lookup cost, from stubborn's per-candidate trace.
+pub(crate) fn query_count(trace: &[CandidateTrace]) -> QueryCount {
+    let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+    let mut count = QueryCount::default();
+    for candidate in trace {
+        count.add(&QueryCount {
+            queries: n(candidate.queries.len()),
+            candidates: 1,
+            attempts: n(candidate.attempts()),
+            resends: n(candidate.resends()),
+            tcp: n(candidate
+                .queries
+                .iter()
+                .filter(|q| q.transport == Transport::Tcp)
+                .count()),
+        });
+    }
+    count
 }
 
 impl Backend for StubBackend {

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::attribution::{HostCells, KernelCell};
 use crate::class::Class;
 use crate::records::ClassCounts;
 
@@ -37,7 +38,7 @@ pub(super) struct Grid {
     lo: u64,
     hi: u64,
     hosts: HashMap<String, usize>,
-    cells: Vec<BTreeMap<u64, u64>>,
+    cells: Vec<HostCells>,
     classes: BTreeMap<u64, ClassCounts>,
 }
 
@@ -54,6 +55,11 @@ pub struct HostTimeRow {
     pub host: String,
     /// Failures in each column.
     pub failures: Vec<u64>,
+    /// Growth of the host's drop counters in each column, by counter (`conntrack_insert_failed`,
+    /// `conntrack_drop`, `conntrack_early_drop`, `udp_rcvbuf_errors`, `udp_in_errors`,
+    /// `softnet_dropped`); counters that never grew are left out.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, Vec<u64>>,
 }
 
 /// Failures per host per column of time: the host-by-time picture's data.
@@ -92,6 +98,48 @@ impl Grid {
         t_ms: u64,
         class: Class,
     ) -> Result<(), TooManyBuckets> {
+        let index = self.touch(host, t_ms)?;
+        let bucket = t_ms / self.width_ms * self.width_ms;
+        *self.cells[index].failures.entry(bucket).or_default() += 1;
+        self.classes.entry(bucket).or_default().add(class, 1);
+        Ok(())
+    }
+
+    /// Counts a lookup of `host` that got no answer (the failures attributed to counters),
+    /// started at `t_ms` and ended at `end_ms`.
+    pub(super) fn add_loss(
+        &mut self,
+        host: &str,
+        t_ms: u64,
+        end_ms: u64,
+    ) -> Result<(), TooManyBuckets> {
+        let index = self.touch(host, t_ms)?;
+        let bucket = t_ms / self.width_ms * self.width_ms;
+        let cell = self.cells[index].losses.entry(bucket).or_default();
+        cell.0 = cell.0.saturating_add(1);
+        cell.1 = cell.1.max(end_ms.max(t_ms));
+        Ok(())
+    }
+
+    /// Adds the counters' growth of `host` over an interval whose midpoint is `t_ms`.
+    pub(super) fn add_kernel(
+        &mut self,
+        host: &str,
+        t_ms: u64,
+        cell: &KernelCell,
+    ) -> Result<(), TooManyBuckets> {
+        let index = self.touch(host, t_ms)?;
+        let bucket = t_ms / self.width_ms * self.width_ms;
+        self.cells[index]
+            .kernel
+            .entry(bucket)
+            .or_default()
+            .merge(cell);
+        Ok(())
+    }
+
+    /// Widens the span to `t_ms` (folding to a wider bucket if needed); returns `host`'s row.
+    fn touch(&mut self, host: &str, t_ms: u64) -> Result<usize, TooManyBuckets> {
         let (lo, hi) = (self.lo.min(t_ms), self.hi.max(t_ms));
         let span_ms = hi - lo;
         if self.fixed {
@@ -107,18 +155,29 @@ impl Grid {
             }
         }
         (self.lo, self.hi) = (lo, hi);
-        let index = match self.hosts.get(host) {
+        Ok(match self.hosts.get(host) {
             Some(i) => *i,
             None => {
                 self.hosts.insert(host.to_string(), self.cells.len());
-                self.cells.push(BTreeMap::new());
+                self.cells.push(HostCells::default());
                 self.cells.len() - 1
             }
-        };
-        let bucket = t_ms / self.width_ms * self.width_ms;
-        *self.cells[index].entry(bucket).or_default() += 1;
-        self.classes.entry(bucket).or_default().add(class, 1);
-        Ok(())
+        })
+    }
+
+    /// Every host with a cell, in no particular order.
+    pub(super) fn hosts(&self) -> Vec<String> {
+        self.hosts.keys().cloned().collect()
+    }
+
+    /// The finest width the grid holds, ms.
+    pub(super) fn width_ms(&self) -> u64 {
+        self.width_ms
+    }
+
+    /// `host`'s cells at [`Grid::width_ms`], if it has any.
+    pub(super) fn host_cells(&self, host: &str) -> Option<&HostCells> {
+        self.hosts.get(host).map(|i| &self.cells[*i])
     }
 
     /// Folds every count into buckets `width` wide (a multiple of the current width).
@@ -131,7 +190,8 @@ impl Grid {
             out
         };
         for row in &mut self.cells {
-            *row = refold(row);
+            row.failures = refold(&row.failures);
+            row.fold(width);
         }
         let mut classes: BTreeMap<u64, ClassCounts> = BTreeMap::new();
         for (k, v) in &self.classes {
@@ -180,6 +240,7 @@ impl Grid {
                     .map(|h| HostTimeRow {
                         host: h.to_string(),
                         failures: Vec::new(),
+                        counters: BTreeMap::new(),
                     })
                     .collect(),
                 ..HostTime::default()
@@ -205,15 +266,29 @@ impl Grid {
             .iter()
             .map(|host| {
                 let mut failures = vec![0u64; columns];
+                let mut kernel: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
                 if let Some(i) = self.hosts.get(*host) {
-                    for (bucket, n) in &self.cells[*i] {
+                    for (bucket, n) in &self.cells[*i].failures {
                         let c = col(*bucket).min(columns - 1);
                         failures[c] = failures[c].saturating_add(*n);
+                    }
+                    for (bucket, cell) in &self.cells[*i].kernel {
+                        let c = col(*bucket).min(columns - 1);
+                        for (name, grown) in cell.drops() {
+                            if grown > 0 {
+                                let row = kernel.entry(name).or_insert_with(|| vec![0; columns]);
+                                row[c] = row[c].saturating_add(grown);
+                            }
+                        }
                     }
                 }
                 HostTimeRow {
                     host: host.to_string(),
                     failures,
+                    counters: kernel
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
                 }
             })
             .collect();
@@ -267,8 +342,12 @@ mod tests {
                 g.add("b", t0 + s * 1000 + 1, Class::Nxdomain).unwrap();
             }
         }
-        assert!(g.cells.iter().all(|row| row.len() as u64 <= MAX_FINE + 1));
-        let total: u64 = g.cells.iter().flat_map(|r| r.values()).sum();
+        assert!(
+            g.cells
+                .iter()
+                .all(|row| row.failures.len() as u64 <= MAX_FINE + 1)
+        );
+        let total: u64 = g.cells.iter().flat_map(|r| r.failures.values()).sum();
         assert_eq!(total, 86_400 + 8_640);
         let ht = g.host_time(&["a", "b", "c"]);
         assert!(ht.columns as u64 <= MAX_COLUMNS, "{}", ht.columns);

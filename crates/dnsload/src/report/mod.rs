@@ -18,6 +18,7 @@
 //!   its summary, which may come after its events (a pod's log ends with it), so such events
 //!   are kept (up to [`MAX_CANDIDATES`]) until every file is read.
 
+mod attribution;
 mod grid;
 mod input;
 mod svg;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use attribution::{HostKernel, Verdict};
 pub use grid::{HostTime, HostTimeRow};
 
 use crate::class::Class;
@@ -38,7 +40,8 @@ use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::hlog;
 use crate::recorder::latency_of;
-use crate::records::{ClassCounts, Event, Latency, Summary};
+use crate::records::{Amplification, ClassCounts, CountersRecord, Event, Latency, SCHEMA, Summary};
+use attribution::KernelCell;
 use grid::Grid;
 use input::{Line, for_each_line};
 
@@ -69,6 +72,15 @@ pub struct HostRow {
     /// Latency merged from this host's histogram logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<Latency>,
+    /// Queries per lookup over this host's stub runs (from their summaries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amplification: Option<Amplification>,
+    /// This host's kernel drop counters over the input (from its counter lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<HostKernel>,
+    /// Where this host's loss is, by the attribution rule, with the numbers behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
 }
 
 /// Failures in one time bucket.
@@ -122,6 +134,8 @@ pub struct MergedReport {
     pub over_time: Vec<Bucket>,
     /// Failures per host per time column, hosts in ranked order: the heat map.
     pub host_time: HostTime,
+    /// Width of the buckets the verdicts were judged in, seconds.
+    pub attribution_bucket_s: f64,
     /// Histogram intervals merged.
     pub intervals: usize,
     /// Lookups in the merged histogram (equals the sum over the intervals).
@@ -174,6 +188,31 @@ pub fn report(args: &ReportArgs) -> Result<MergedReport> {
     Ok(merged)
 }
 
+fn too_many_buckets(too_many: grid::TooManyBuckets) -> Error {
+    Error::flag(
+        "--bucket",
+        format!(
+            "the input spans {}, more than {} buckets of that width: choose a wider bucket",
+            humantime::format_duration(Duration::from_millis(too_many.span_ms)),
+            grid::MAX_FIXED
+        ),
+    )
+}
+
+/// Records of a newer schema may mean something else: refused rather than misread.
+fn check_schema(path: &Path, number: u64, schema: u32) -> Result<()> {
+    if (1..=SCHEMA).contains(&schema) {
+        Ok(())
+    } else {
+        Err(bad(
+            path,
+            format!(
+                "line {number}: schema {schema}, but this dnsload reads schemas 1 to {SCHEMA} (a newer dnsload wrote it?)"
+            ),
+        ))
+    }
+}
+
 fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::BadInput {
         path: path.to_path_buf(),
@@ -206,6 +245,7 @@ struct Merger {
     runs: BTreeSet<String>,
     from_summary: BTreeMap<String, (u64, ClassCounts)>,
     from_events: BTreeMap<String, ClassCounts>,
+    amplification: BTreeMap<String, Amplification>,
     timeouts: HashMap<String, f64>,
     attempts: HashMap<String, u64>,
     merged_h: Histogram<u64>,
@@ -225,6 +265,7 @@ impl Merger {
             runs: BTreeSet::new(),
             from_summary: BTreeMap::new(),
             from_events: BTreeMap::new(),
+            amplification: BTreeMap::new(),
             timeouts: HashMap::new(),
             attempts: HashMap::new(),
             merged_h: hlog::new_histogram(),
@@ -312,6 +353,7 @@ impl Merger {
         if let Mode::Pretty(buf) = mode {
             let summary: Summary = serde_json::from_slice(&buf)
                 .map_err(|e| bad(path, format!("not a dnsload summary: {e}")))?;
+            check_schema(path, 1, summary.schema)?;
             self.add_summary(path, summary)?;
         }
         Ok(())
@@ -343,12 +385,24 @@ impl Merger {
             Some("event") => {
                 let event: Event = serde_json::from_str(json)
                     .map_err(|e| bad(path, format!("line {number}: not a dnsload event: {e}")))?;
+                check_schema(path, number, event.schema)?;
                 self.add_event(event)
             }
             Some("summary") => {
                 let summary: Summary = serde_json::from_str(json)
                     .map_err(|e| bad(path, format!("line {number}: not a dnsload summary: {e}")))?;
+                check_schema(path, number, summary.schema)?;
                 self.add_summary(path, summary)
+            }
+            Some("counters") => {
+                let record: CountersRecord = serde_json::from_str(json).map_err(|e| {
+                    bad(
+                        path,
+                        format!("line {number}: not a dnsload counters line: {e}"),
+                    )
+                })?;
+                check_schema(path, number, record.schema)?;
+                self.add_counters(record)
             }
             _ => {
                 self.skipped_lines += 1;
@@ -357,9 +411,37 @@ impl Merger {
         }
     }
 
+    fn add_counters(&mut self, c: CountersRecord) -> Result<()> {
+        if !self.runs.contains(&c.run_id) {
+            self.runs.insert(c.run_id.clone());
+        }
+        let (lo, hi) = (
+            c.start_unix_ms.min(c.end_unix_ms),
+            c.start_unix_ms.max(c.end_unix_ms),
+        );
+        let mid = lo + (hi - lo) / 2;
+        self.grid
+            .add_kernel(&c.host, mid, &KernelCell::of(&c.delta))
+            .map_err(too_many_buckets)
+    }
+
     fn add_event(&mut self, e: Event) -> Result<()> {
         if !self.runs.contains(&e.run_id) {
             self.runs.insert(e.run_id.clone());
+        }
+        if matches!(e.class, Class::Timeout | Class::Hung | Class::Error) {
+            let elapsed = if e.elapsed_ms.is_finite() && e.elapsed_ms > 0.0 {
+                e.elapsed_ms.min(1e12) as u64
+            } else {
+                0
+            };
+            self.grid
+                .add_loss(
+                    &e.host,
+                    e.start_unix_ms,
+                    e.start_unix_ms.saturating_add(elapsed),
+                )
+                .map_err(too_many_buckets)?;
         }
         match self.from_events.get_mut(&e.host) {
             Some(c) => c.add(e.class, 1),
@@ -372,16 +454,7 @@ impl Merger {
         if e.class.is_failure() {
             self.grid
                 .add(&e.host, e.start_unix_ms, e.class)
-                .map_err(|too_many| {
-                    Error::flag(
-                        "--bucket",
-                        format!(
-                            "the failures span {}, more than {} buckets of that width: choose a wider bucket",
-                            humantime::format_duration(Duration::from_millis(too_many.span_ms)),
-                            grid::MAX_FIXED
-                        ),
-                    )
-                })?;
+                .map_err(too_many_buckets)?;
         }
         if matches!(e.class, Class::Nxdomain | Class::WrongName) {
             if self.candidates.len() < MAX_CANDIDATES {
@@ -412,6 +485,12 @@ impl Merger {
                     s.run_id, s.queries
                 ),
             ));
+        }
+        if let Some(a) = &s.amplification {
+            self.amplification
+                .entry(s.host.clone())
+                .or_default()
+                .merge(a);
         }
         let e = self.from_summary.entry(s.host.clone()).or_default();
         e.0 = e.0.saturating_add(s.queries);
@@ -481,19 +560,57 @@ impl Merger {
             runs,
             from_summary,
             from_events,
+            amplification,
             timeouts,
             attempts,
             merged_h,
             per_host_h,
             intervals,
             parts_sum,
-            grid,
+            mut grid,
             candidates,
             unexamined,
         } = self;
+        let mut grid_error = None;
+        let mut signatures: Vec<(u64, Signature)> = candidates
+            .into_iter()
+            .filter_map(|e| {
+                let timeout_ms = timeouts
+                    .get(e.run_id.as_str())
+                    .copied()
+                    .unwrap_or(DEFAULT_TIMEOUT_MS);
+                (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
+                    // The name went unanswered before this answer: a loss, for the verdicts.
+                    let end = e
+                        .start_unix_ms
+                        .saturating_add(e.elapsed_ms.min(1e12) as u64);
+                    if let Err(too_many) = grid.add_loss(&e.host, e.start_unix_ms, end) {
+                        grid_error.get_or_insert(too_many);
+                    }
+                    let signature = Signature {
+                        timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
+                        attempts: attempts.get(e.run_id.as_str()).copied(),
+                        host: e.host,
+                        name: e.name,
+                        class: e.class,
+                        elapsed_ms: e.elapsed_ms,
+                        timeout_ms,
+                        start: e.start,
+                    };
+                    (e.start_unix_ms, signature)
+                })
+            })
+            .collect();
+        signatures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.start.cmp(&b.1.start)));
+        if let Some(too_many) = grid_error {
+            return Err(too_many_buckets(too_many));
+        }
+        let grid_hosts: Vec<String> = grid.hosts();
+        let attribution_width = grid.width_ms();
         let mut hosts: Vec<HostRow> = from_summary
             .keys()
             .chain(from_events.keys())
+            .chain(grid_hosts.iter())
             .chain(per_host_h.keys())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -503,6 +620,13 @@ impl Merger {
                     None => (None, from_events.get(host).copied().unwrap_or_default()),
                 };
                 let failures = classes.failures();
+                let (kernel, verdict) = match grid.host_cells(host) {
+                    Some(cells) if !cells.kernel.is_empty() || !cells.losses.is_empty() => {
+                        let (k, v) = attribution::judge(cells, grid.width_ms(), failures);
+                        (Some(k).filter(|k| k.sampled_buckets > 0), Some(v))
+                    }
+                    _ => (None, None),
+                };
                 HostRow {
                     host: host.clone(),
                     queries,
@@ -512,6 +636,9 @@ impl Merger {
                         .filter(|q| *q > 0)
                         .map(|q| failures as f64 / q as f64),
                     latency_ms: per_host_h.get(&hlog::tag_for(host)).map(latency_of),
+                    amplification: amplification.get(host).copied(),
+                    kernel,
+                    verdict,
                 }
             })
             .collect();
@@ -537,30 +664,6 @@ impl Merger {
         let ranking: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
         let host_time = grid.host_time(&ranking);
 
-        let mut signatures: Vec<(u64, Signature)> = candidates
-            .into_iter()
-            .filter_map(|e| {
-                let timeout_ms = timeouts
-                    .get(e.run_id.as_str())
-                    .copied()
-                    .unwrap_or(DEFAULT_TIMEOUT_MS);
-                (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
-                    let signature = Signature {
-                        timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
-                        attempts: attempts.get(e.run_id.as_str()).copied(),
-                        host: e.host,
-                        name: e.name,
-                        class: e.class,
-                        elapsed_ms: e.elapsed_ms,
-                        timeout_ms,
-                        start: e.start,
-                    };
-                    (e.start_unix_ms, signature)
-                })
-            })
-            .collect();
-        signatures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.start.cmp(&b.1.start)));
-
         let merged_count = merged_h.len();
         debug_assert_eq!(merged_count, parts_sum);
         let has_h = intervals > 0;
@@ -572,6 +675,7 @@ impl Merger {
             bucket_s: width_ms as f64 / 1e3,
             over_time,
             host_time,
+            attribution_bucket_s: attribution_width as f64 / 1e3,
             intervals,
             merged_count,
             latency_ms: has_h.then(|| latency_of(&merged_h)),
@@ -641,6 +745,7 @@ fn render_text(m: &MergedReport) -> String {
         let _ = writeln!(t, "{line}");
     }
     host_time_text(&mut t, &m.host_time, hw);
+    attribution::text(&mut t, m, hw);
     if !m.over_time.is_empty() {
         let _ = writeln!(
             t,
@@ -772,6 +877,24 @@ fn host_time_text(t: &mut String, ht: &HostTime, hw: usize) {
             "  {:<hw$} |{cells}| {}",
             row.host,
             row.failures.iter().fold(0u64, |a, n| a.saturating_add(*n))
+        );
+        if let Some(letters) = attribution::letters(row, ht.columns) {
+            let _ = writeln!(t, "  {:<hw$} |{letters}| kernel drops", "");
+        }
+    }
+    if failing
+        .iter()
+        .take(HOSTS_SHOWN)
+        .any(|r| !r.counters.is_empty())
+    {
+        let legend: Vec<String> = attribution::LETTERS
+            .iter()
+            .map(|(name, c)| format!("{c} {name}"))
+            .collect();
+        let _ = writeln!(
+            t,
+            "  (under a host: the column's first drop counter that grew: {})",
+            legend.join(", ")
         );
     }
     if failing.len() > HOSTS_SHOWN {

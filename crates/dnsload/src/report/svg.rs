@@ -6,6 +6,10 @@
 //! blank space between them; rows shrink (to [`MIN_ROW`] px) as hosts grow, so 200 hosts make
 //! a picture about 2,000 px tall with every host labelled. Each cell with failures is a `rect`
 //! of class `cell` carrying `data-host`, `data-column` and `data-failures`, with a tooltip.
+//! Beside the failures, in the lower third of the same row and column, the host's kernel drop
+//! counters: a `rect` of class `counter` per counter that grew (`data-counter`, `data-delta`),
+//! coloured by counter, so failures and drops of the same seconds line up; at the row's end,
+//! the host's verdict.
 //!
 //! Hand-written SVG rather than a plotting crate: plotters needs a font backend for any text
 //! (its `ttf` feature pulls in font-kit and fontconfig, system libraries), and these charts
@@ -44,6 +48,33 @@ fn colour(c: Class) -> &'static str {
         Class::Refused => "#17becf",
         Class::Hung => "#7f7f7f",
         Class::Error => "#bcbd22",
+    }
+}
+
+/// A colour per kernel drop counter (the report's names).
+fn counter_colour(name: &str) -> &'static str {
+    match name {
+        "conntrack_insert_failed" => "#6a3d9a",
+        "conntrack_drop" => "#1f78b4",
+        "conntrack_early_drop" => "#a6cee3",
+        "udp_rcvbuf_errors" => "#33a02c",
+        "softnet_dropped" => "#b15928",
+        _ => "#999999",
+    }
+}
+
+/// A verdict's short label for the end of a row.
+fn verdict_label(cause: &str) -> &str {
+    match cause {
+        "conntrack_race" => "conntrack race",
+        "conntrack_full" => "conntrack full",
+        "rcvbuf" => "rcvbuf",
+        "softnet" => "softnet",
+        "udp_in_errors" => "udp in errors",
+        "path" => "path/server",
+        "clean" => "clean",
+        "no_counters" => "no counters",
+        _ => "inconclusive",
     }
 }
 
@@ -223,7 +254,7 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
     );
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">failures (rate)</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">failures, verdict</text>",
         WIDTH - 10.0,
         top + 16.0
     );
@@ -260,6 +291,12 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
             esc(&short(&row.host)),
             esc(&row.host)
         );
+        // With counters, failures take the upper two thirds and drops the lower third.
+        let cell_h = if row.counters.is_empty() {
+            row_h
+        } else {
+            row_h * 2.0 / 3.0
+        };
         for (i, n) in row.failures.iter().enumerate() {
             if *n == 0 {
                 continue;
@@ -269,24 +306,56 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
                 s,
                 "<rect class=\"cell\" data-host=\"{host}\" data-column=\"{i}\" \
                  data-failures=\"{n}\" x=\"{x:.2}\" y=\"{y:.2}\" width=\"{w:.2}\" \
-                 height=\"{row_h:.2}\" fill=\"{}\"><title>{host} from {}: {n} failure(s)\
+                 height=\"{cell_h:.2}\" fill=\"{}\"><title>{host} from {}: {n} failure(s)\
                  </title></rect>",
                 heat(*n, max),
                 time(column_start(ht, i)),
                 host = esc(&row.host),
             );
         }
+        // The host's drop counters, in the lower third of its row.
+        let (ch, cy) = (row_h / 3.0, y + row_h * 2.0 / 3.0);
+        for (name, deltas) in &row.counters {
+            for (i, n) in deltas.iter().enumerate() {
+                if *n == 0 {
+                    continue;
+                }
+                let (x, w) = column_x(ht, i);
+                let _ = writeln!(
+                    s,
+                    "<rect class=\"counter\" data-host=\"{host}\" data-column=\"{i}\" \
+                     data-counter=\"{name}\" data-delta=\"{n}\" x=\"{x:.2}\" y=\"{cy:.2}\" \
+                     width=\"{w:.2}\" height=\"{ch:.2}\" fill=\"{}\"><title>{host} from {}: \
+                     {name} +{n}</title></rect>",
+                    counter_colour(name),
+                    time(column_start(ht, i)),
+                    host = esc(&row.host),
+                );
+            }
+        }
         if let Some(h) = m.hosts.iter().find(|h| h.host == row.host) {
             let rate = h
                 .failure_rate
                 .map(|r| format!(" ({:.2}%)", r * 100.0))
                 .unwrap_or_default();
+            let (label, title) = match &h.verdict {
+                Some(v) => (
+                    format!(" {}", verdict_label(&v.cause)),
+                    format!("{}{rate}: {}", h.failures, v.text),
+                ),
+                None => (String::new(), format!("{}{rate}", h.failures)),
+            };
             let _ = writeln!(
                 s,
-                "<text x=\"{:.1}\" y=\"{:.2}\" text-anchor=\"end\">{}{rate}</text>",
+                "<text class=\"verdict\" data-host=\"{}\" data-verdict=\"{}\" x=\"{:.1}\" \
+                 y=\"{:.2}\" text-anchor=\"end\">{}{}<title>{}</title></text>",
+                esc(&h.host),
+                h.verdict.as_ref().map_or("", |v| v.cause.as_str()),
                 WIDTH - 10.0,
                 y + row_h * 0.5 + font * 0.35,
-                h.failures
+                h.failures,
+                esc(&label),
+                esc(&title)
             );
         }
     }
@@ -334,6 +403,34 @@ fn heatmap(s: &mut String, m: &MergedReport, top: f64) -> f64 {
             "<rect x=\"{x}\" y=\"{y:.1}\" width=\"20\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{}\" y=\"{:.1}\">{n}</text>",
             heat(*n, max),
+            x + 24.0,
+            y + 10.0
+        );
+    }
+    s.push_str("</g>\n");
+    // Counter legend, when any host has counters in the picture.
+    let shown: std::collections::BTreeSet<&str> = ht
+        .rows
+        .iter()
+        .flat_map(|r| r.counters.keys().map(String::as_str))
+        .collect();
+    if shown.is_empty() {
+        return y + 18.0;
+    }
+    let y = y + 18.0;
+    let _ = write!(
+        s,
+        "<g id=\"counter-legend\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">kernel drops:</text>",
+        LEFT - 6.0,
+        y + 10.0
+    );
+    for (i, name) in shown.iter().enumerate() {
+        let x = LEFT + i as f64 * 135.0;
+        let _ = write!(
+            s,
+            "<rect x=\"{x}\" y=\"{y:.1}\" width=\"20\" height=\"12\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"{:.1}\">{name}</text>",
+            counter_colour(name),
             x + 24.0,
             y + 10.0
         );

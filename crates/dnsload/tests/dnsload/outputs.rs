@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use dnsload::{Class, Event};
+use dnsload::{Class, CountersRecord, Event};
 
 use crate::util::{
     assert_documented, assert_ran, dnsload, raw_run, read_summary, server, spawn, tmpdir, wait,
@@ -50,6 +50,12 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FINDINGS"), "nxdomain called out: {stdout}");
     assert!(stdout.contains("nxdomain   nx.test after"), "{stdout}");
+    if std::path::Path::new("/proc/net/snmp").exists() {
+        assert!(
+            stdout.contains("kernel drops on this host during the run: udp rcvbuf_errors +"),
+            "{stdout}"
+        );
+    }
 
     let summary = read_summary(&sum);
     assert_eq!(summary.schema, dnsload::SCHEMA);
@@ -74,10 +80,50 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
     assert_eq!(in_runs, summary.classes.timeout);
 
     let text = std::fs::read_to_string(&ev).unwrap();
+    let kind = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].clone();
     let events: Vec<Event> = text
         .lines()
+        .filter(|l| kind(l) == "event")
         .map(|l| serde_json::from_str(l).expect("an event line"))
         .collect();
+    // Among them, one `counters` line per interval: back to back from the run's start to its
+    // end, as many as the summary's samples.
+    let counters: Vec<CountersRecord> = text
+        .lines()
+        .filter(|l| kind(l) == "counters")
+        .map(|l| serde_json::from_str(l).expect("a counters line"))
+        .collect();
+    assert_eq!(events.len() + counters.len(), text.lines().count());
+    let totals = summary
+        .counters
+        .as_ref()
+        .expect("counter totals in the summary");
+    assert_eq!(totals.samples, counters.len() as u64);
+    assert_eq!(totals.interval_ms, 1000);
+    assert!(!counters.is_empty());
+    assert_eq!(counters[0].start_unix_ms, summary.started_unix_ms);
+    for pair in counters.windows(2) {
+        assert_eq!(
+            pair[0].end_unix_ms, pair[1].start_unix_ms,
+            "intervals back to back"
+        );
+        // Aligned to whole seconds but the last, which ends with the run.
+        assert!(pair[0].end_unix_ms % 1000 < 300, "{:?}", pair[0]);
+    }
+    for c in &counters {
+        assert_eq!(
+            (c.schema, c.run_id.as_str()),
+            (dnsload::SCHEMA, summary.run_id.as_str())
+        );
+        assert!(c.start_unix_ms <= c.end_unix_ms);
+    }
+    if std::path::Path::new("/proc/net/snmp").exists() {
+        assert!(summary.udp.available && counters.iter().all(|c| c.delta.udp.is_some()));
+    }
+    assert!(
+        summary.amplification.is_none(),
+        "raw lookups are one query each, not costed"
+    );
     // Every failure is an event, class by class; the other events are slow successes.
     for class in Class::ALL.into_iter().filter(|c| c.is_failure()) {
         let n = events.iter().filter(|e| e.class == class).count() as u64;
@@ -104,6 +150,78 @@ async fn events_summary_and_hlog_parse_against_the_schema() {
         "the histogram log holds every lookup"
     );
     assert!(intervals.iter().all(|i| i.tag.as_deref() == Some("node-7")));
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The stub backend's lookups carry their cost from stubborn's trace: with `ndots:5` and two
+/// search domains, `myservice` asks `myservice.other.test` (NXDOMAIN) and then
+/// `myservice.corp.test`, whose replies are half lost: attempts and re-sends on top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stub_lookups_carry_their_query_cost() {
+    let s = server(&["drop name=myservice.corp.test. p=0.5"], 5).await;
+    let dir = tmpdir("amplification");
+    let (ev, sum) = (dir.join("ev.jsonl"), dir.join("sum.json"));
+    let addr = s.addr().to_string();
+    let out = dnsload(crate::util::args(&[
+        "run",
+        "--backend",
+        "stub",
+        "--server",
+        &addr,
+        "--search",
+        "other.test",
+        "--search",
+        "corp.test",
+        "--ndots",
+        "5",
+        "--timeout",
+        "300ms",
+        "--attempts",
+        "4",
+        "--name",
+        "myservice",
+        "--workers",
+        "4",
+        "--count",
+        "40",
+        "--slow",
+        "1us",
+        "--quiet",
+        "--events",
+        ev.to_str().unwrap(),
+        "--summary-json",
+        sum.to_str().unwrap(),
+    ]))
+    .await;
+    assert_ran(&out);
+    let summary = read_summary(&sum);
+    let a = summary
+        .amplification
+        .expect("the stub backend costs its lookups");
+    assert_eq!(a.lookups, 40);
+    assert_eq!(a.total.candidates, 80, "two candidates per lookup");
+    assert!(a.total.queries > 80, "loss adds queries: {a:?}");
+    assert!(a.total.attempts > 80, "lost replies add attempts: {a:?}");
+    assert!(
+        a.total.queries >= a.total.attempts + a.total.resends,
+        "{a:?}"
+    );
+    assert!(a.max_per_lookup >= 3 && a.per_lookup > 2.0, "{a:?}");
+    // Every lookup is an event here (--slow 1us): their costs add up to the summary's.
+    let text = std::fs::read_to_string(&ev).unwrap();
+    let mut sent = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["kind"] == "event" {
+            sent += v["cost"]["queries"]
+                .as_u64()
+                .expect("a cost per stub event");
+        }
+        assert_documented(line);
+    }
+    assert_eq!(sent, a.total.queries);
+    assert_documented(&std::fs::read_to_string(&sum).unwrap());
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -180,6 +298,15 @@ async fn metrics_are_served_during_the_run() {
     );
     assert!(body.contains("dnsload_latency_seconds_bucket{"), "{body}");
     assert!(body.contains("le=\"+Inf\"}"), "{body}");
+    // The kernel counters ride along (this machine's /proc, when there is one).
+    if std::path::Path::new("/proc/net/snmp").exists() {
+        assert!(
+            body.contains("dnsload_udp_errors_total{")
+                && body.contains("counter=\"rcvbuf_errors\"}"),
+            "{body}"
+        );
+    }
+    assert!(body.contains("dnsload_counter_anomalies_total{"), "{body}");
     s.shutdown().await;
 }
 
@@ -224,7 +351,11 @@ async fn interrupted_run_flushes(signal: i32) {
     let summary = read_summary(&sum);
     assert_eq!(summary.stopped_by, "interrupted");
     assert!(summary.queries > 5, "{}", summary.queries);
-    let lines = std::fs::read_to_string(&ev).unwrap().lines().count() as u64;
+    let lines = std::fs::read_to_string(&ev)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"event\""))
+        .count() as u64;
     assert_eq!(
         lines, summary.classes.nxdomain,
         "every nxdomain flushed as an event"

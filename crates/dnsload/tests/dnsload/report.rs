@@ -366,3 +366,137 @@ fn dnsload_time(ms: u64) -> String {
     let text = humantime::format_rfc3339_millis(t).to_string();
     text.trim_end_matches('Z').to_string()
 }
+
+/// The attribution rule on three hosts' files written by hand: failures beside conntrack drops,
+/// failures beside nothing, no failures; plus a schema 1 events file, still read.
+#[test]
+fn report_names_conntrack_path_and_clean_and_reads_schema_1() {
+    let dir = tmpdir("attribution");
+    let t0: u64 = 1_767_225_600_000;
+    let mut lines = Vec::new();
+    let counters = |host: &str, s: u64, extra: &str| {
+        format!(
+            r#"{{"schema":2,"kind":"counters","run_id":"r-{host}","host":"{host}","backend":"stub","start_unix_ms":{},"end_unix_ms":{},"udp":{{"in_errors":0,"rcvbuf_errors":0,"sndbuf_errors":0,"no_ports":0}},"conntrack":{{{extra}}},"softnet":{{"dropped":0,"time_squeeze":0}},"conntrack_entries":100,"conntrack_max":262144}}"#,
+            t0 + s * 1000,
+            t0 + (s + 1) * 1000
+        )
+    };
+    let event = |host: &str, at_ms: u64, class: &str| {
+        format!(
+            r#"{{"schema":2,"kind":"event","run_id":"r-{host}","host":"{host}","backend":"stub","name":"api","class":"{class}","elapsed_ms":600.0,"latency_ms":600.0,"start":"x","start_unix_ms":{at_ms}}}"#
+        )
+    };
+    for s in 0..12 {
+        // full: conntrack drops in seconds 6 to 9, and timeouts then.
+        let drops = if (6..10).contains(&s) {
+            r#""drop":7"#
+        } else {
+            ""
+        };
+        lines.push(counters("full", s, drops));
+        lines.push(counters("lossy", s, ""));
+        lines.push(counters("clean", s, ""));
+        if (6..10).contains(&s) {
+            lines.push(event("full", t0 + s * 1000 + 100, "timeout"));
+            lines.push(event("full", t0 + s * 1000 + 300, "error"));
+        }
+        if s % 3 == 0 {
+            lines.push(event("lossy", t0 + s * 1000 + 200, "timeout"));
+        }
+    }
+    let new = dir.join("new.jsonl");
+    std::fs::write(&new, lines.join("\n") + "\n").unwrap();
+    // A schema 1 events file: events only, no counters.
+    let old = dir.join("old.jsonl");
+    std::fs::write(
+        &old,
+        format!(
+            r#"{{"schema":1,"kind":"event","run_id":"c64d604bcfec6a79","host":"vm","backend":"system","name":"drop.test","class":"timeout","elapsed_ms":2002.263,"latency_ms":2002.263,"start":"2026-01-01T00:00:05.025Z","start_unix_ms":{}}}"#,
+            t0 + 5025
+        ) + "\n",
+    )
+    .unwrap();
+    let svg = dir.join("r.svg");
+    let m = dnsload::report(&ReportArgs {
+        files: vec![new.clone(), old.clone()],
+        svg: Some(svg.clone()),
+        json: true,
+        bucket: None,
+    })
+    .expect("report");
+    let verdict = |host: &str| {
+        m.hosts
+            .iter()
+            .find(|h| h.host == host)
+            .and_then(|h| h.verdict.clone())
+            .unwrap_or_else(|| panic!("{host}: no verdict"))
+    };
+    let full = verdict("full");
+    assert_eq!(full.cause, "conntrack_full", "{full:?}");
+    assert_eq!((full.failures, full.coincident), (8, 8));
+    assert_eq!(full.in_failure_buckets["conntrack_drop"], 28);
+    assert!(
+        full.text.contains("nf_conntrack table is full"),
+        "{}",
+        full.text
+    );
+    let lossy = verdict("lossy");
+    assert_eq!(
+        (lossy.cause.as_str(), lossy.failures),
+        ("path", 4),
+        "{lossy:?}"
+    );
+    assert_eq!(verdict("clean").cause, "clean");
+    assert_eq!(verdict("vm").cause, "no_counters");
+    // The heat map's row of `full` carries the drops in the failures' columns.
+    let row = m.host_time.rows.iter().find(|r| r.host == "full").unwrap();
+    let drops = &row.counters["conntrack_drop"];
+    for (i, n) in row.failures.iter().enumerate() {
+        assert_eq!(*n > 0, drops[i] > 0, "column {i}");
+    }
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&picture).expect("well-formed SVG");
+    let marks: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("counter"))
+        .map(|n| {
+            (
+                n.attribute("data-host").unwrap().to_string(),
+                n.attribute("data-counter").unwrap().to_string(),
+                n.attribute("data-delta").unwrap().parse::<u64>().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(marks.len(), 4, "{marks:?}");
+    assert!(
+        marks
+            .iter()
+            .all(|(h, c, d)| h == "full" && c == "conntrack_drop" && *d == 7)
+    );
+    let verdicts: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("verdict"))
+        .map(|n| n.attribute("data-verdict").unwrap().to_string())
+        .collect();
+    assert!(
+        verdicts.contains(&"conntrack_full".to_string()),
+        "{verdicts:?}"
+    );
+    // A record from a newer dnsload is refused, not misread.
+    let newer = dir.join("newer.jsonl");
+    std::fs::write(
+        &newer,
+        lines[0].replace(r#""schema":2"#, r#""schema":3"#) + "\n",
+    )
+    .unwrap();
+    let err = dnsload::report(&ReportArgs {
+        files: vec![newer],
+        svg: None,
+        json: true,
+        bucket: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("schema 3"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
