@@ -71,23 +71,33 @@
 #![warn(missing_docs)]
 
 mod answer;
+mod cache;
+mod coalesce;
 mod config;
 mod error;
 mod hosts;
+mod integrations;
 mod lookup;
+mod metrics;
 mod policy;
 mod resolv_conf;
 mod resolver;
+mod sort;
+mod system;
 mod trace;
 mod transport;
 mod wire;
 
 pub use answer::Answer;
+pub use cache::CacheConfig;
 pub use config::{Config, SearchPolicy};
 pub use error::{Error, ErrorKind, Failure};
+pub use metrics::CacheStats;
 pub use policy::servers::ServerStats;
 pub use resolver::{LookupOptions, Resolver};
-pub use trace::{CandidateTrace, FailureKind, Outcome, QueryResult, QueryTrace, Transport};
+pub use trace::{
+    CacheState, CacheUse, CandidateTrace, FailureKind, Outcome, QueryResult, QueryTrace, Transport,
+};
 
 /// The hickory-proto types that appear in this crate's API: names, record types and records.
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};
