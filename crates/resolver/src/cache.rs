@@ -385,7 +385,11 @@ impl Cache {
         {
             return Lookup::Fresh(stored.clone());
         }
-        let stale = slot.stored.as_ref().filter(|s| self.servable_stale(s, now)).cloned();
+        let stale = slot
+            .stored
+            .as_ref()
+            .filter(|s| self.servable_stale(s, now))
+            .cloned();
         match slot.failure {
             Some(f) if now < f.until => Lookup::Failure {
                 kind: f.kind,
@@ -418,8 +422,9 @@ impl Cache {
         let key = (name.clone(), record_type);
         let ttl = match &data {
             Data::Answer { answered, .. } => Some(self.answer_ttl(answered)),
-            Data::NoData | Data::NxDomain => negative_ttl
-                .map(|t| Duration::from_secs(u64::from(sane_ttl(t))).min(self.config.max_negative_ttl)),
+            Data::NoData | Data::NxDomain => negative_ttl.map(|t| {
+                Duration::from_secs(u64::from(sane_ttl(t))).min(self.config.max_negative_ttl)
+            }),
         };
         let ttl = match ttl {
             Some(ttl) if !ttl.is_zero() => ttl,
@@ -433,11 +438,7 @@ impl Cache {
             _ => Duration::ZERO,
         };
         let weight = estimate(name, &data);
-        let stored = Arc::new(Stored {
-            data,
-            at: now,
-            ttl,
-        });
+        let stored = Arc::new(Stored { data, at: now, ttl });
         let slot = Slot {
             stored: Some(stored),
             failure: None,

@@ -287,9 +287,7 @@ mod tests {
         assert!(!flights.join_or_start(&aaaa, deadline, make).1);
         let make = pending_flight(started.clone(), release);
         assert!(
-            flights
-                .join_or_start(&key("C.EXAMPLE."), deadline, make)
-                .1,
+            flights.join_or_start(&key("C.EXAMPLE."), deadline, make).1,
             "names compare case-insensitively"
         );
     }

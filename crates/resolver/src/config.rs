@@ -312,7 +312,12 @@ impl Config {
     /// emptied. Bounds 100 ms..=1 h; values outside clamp.
     pub fn with_reload_interval(mut self, interval: Option<Duration>) -> Self {
         self.reload_interval = interval.map(|i| {
-            clamp_warn("reload interval", i, MIN_RELOAD_INTERVAL, MAX_RELOAD_INTERVAL)
+            clamp_warn(
+                "reload interval",
+                i,
+                MIN_RELOAD_INTERVAL,
+                MAX_RELOAD_INTERVAL,
+            )
         });
         self
     }

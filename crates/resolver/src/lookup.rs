@@ -279,7 +279,10 @@ impl Inner {
                 }
             }
             _ if delay.is_some() => {
-                asked.extend(self.ask_together(transport, name, missing, call, delay).await);
+                asked.extend(
+                    self.ask_together(transport, name, missing, call, delay)
+                        .await,
+                );
             }
             _ => {
                 let (second, first) = (missing.pop().expect("two"), missing.pop().expect("two"));
@@ -488,7 +491,15 @@ impl Inner {
                 Concluded::Answer { server, .. } => Some(servers.get(*server).addr),
                 _ => None,
             };
-            inner.fill(&name, record_type, &concluded, server, &pending, complete, ended);
+            inner.fill(
+                &name,
+                record_type,
+                &concluded,
+                server,
+                &pending,
+                complete,
+                ended,
+            );
             inner.metrics.queries(&queries);
             Arc::new(Flown {
                 concluded,
@@ -571,7 +582,15 @@ impl Inner {
                 Concluded::Answer { server, .. } => Some(self.servers.get(*server).addr),
                 _ => None,
             };
-            self.fill(name, record_type, &concluded, server, &pending, complete, ended);
+            self.fill(
+                name,
+                record_type,
+                &concluded,
+                server,
+                &pending,
+                complete,
+                ended,
+            );
             self.metrics.queries(&queries);
             let got = got_from(concluded, server);
             match (got, stale) {
@@ -807,10 +826,8 @@ impl Pending {
                     ),
                     Check::Accept(message) => {
                         let reply = classify(&message, &self.question);
-                        let negative = matches!(
-                            reply,
-                            Err(QueryResult::NxDomain | QueryResult::NoData)
-                        );
+                        let negative =
+                            matches!(reply, Err(QueryResult::NxDomain | QueryResult::NoData));
                         let was_done = self.exchange.is_done();
                         self.exchange
                             .handle_reply(send, at, Received::Reply(reply), servers);

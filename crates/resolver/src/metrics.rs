@@ -124,8 +124,7 @@ impl Metrics {
                 metrics::histogram!("stubborn_query_duration_seconds", "server" => server)
                     .record(latency.as_secs_f64());
             } else if matches!(query.result, QueryResult::Timeout | QueryResult::Deadline) {
-                metrics::counter!("stubborn_query_timeouts_total", "server" => server)
-                    .increment(1);
+                metrics::counter!("stubborn_query_timeouts_total", "server" => server).increment(1);
             }
         }
     }

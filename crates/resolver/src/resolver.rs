@@ -345,10 +345,7 @@ impl Resolver {
             Ask::Ip => info_span!("lookup", name = asked, rtype = "A+AAAA"),
             Ask::Type(t) => info_span!("lookup", name = asked, rtype = %t),
         };
-        inner
-            .lookup(asked, &name, ask, call)
-            .instrument(span)
-            .await
+        inner.lookup(asked, &name, ask, call).instrument(span).await
     }
 }
 

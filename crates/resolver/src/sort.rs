@@ -256,7 +256,9 @@ mod tests {
         }
         for order in orders {
             let mut ips: Vec<IpAddr> = order.iter().map(|(d, _)| *d).collect();
-            sort_with(&mut ips, |d| order.iter().find(|(x, _)| *x == d).and_then(|p| p.1));
+            sort_with(&mut ips, |d| {
+                order.iter().find(|(x, _)| *x == d).and_then(|p| p.1)
+            });
             assert_eq!(ips, want, "from {order:?}");
         }
     }
@@ -358,7 +360,10 @@ mod tests {
     #[test]
     fn policy_table_and_scopes() {
         assert_eq!(classify(ip("127.0.0.1")), (35, 4));
-        assert_eq!(classify(ip("2601:645:8002:a500:986f:1db8:c836:bd65")), (40, 1));
+        assert_eq!(
+            classify(ip("2601:645:8002:a500:986f:1db8:c836:bd65")),
+            (40, 1)
+        );
         assert_eq!(classify(ip("::1")), (50, 0));
         assert_eq!(classify(ip("2002::ab12")), (30, 2));
         assert_eq!(classify(ip("2001::1")), (5, 5));
@@ -376,8 +381,14 @@ mod tests {
         assert_eq!(scope(ip("ff05::1")), 0x5);
         assert_eq!(scope(ip("ff0e::1")), 0xe);
         assert_eq!(scope(ip("224.0.0.1")), SCOPE_GLOBAL);
-        assert_eq!(common_prefix("fe80::1".parse().unwrap(), "fe80::2".parse().unwrap()), 64);
-        assert_eq!(common_prefix("fe81::1".parse().unwrap(), "fe80::2".parse().unwrap()), 15);
+        assert_eq!(
+            common_prefix("fe80::1".parse().unwrap(), "fe80::2".parse().unwrap()),
+            64
+        );
+        assert_eq!(
+            common_prefix("fe81::1".parse().unwrap(), "fe80::2".parse().unwrap()),
+            15
+        );
     }
 
     /// The kernel's choice, on loopback (no packet is sent by connecting).

@@ -431,7 +431,10 @@ mod tests {
         assert_eq!(reply_question_key(&query), None, "a query is not a reply");
         assert_eq!(reply_question_key(&reply[..14]), None);
         assert!(may_answer(&reply, question.key()));
-        assert!(!may_answer(&reply, q("www.example.com.", RecordType::AAAA).key()));
+        assert!(!may_answer(
+            &reply,
+            q("www.example.com.", RecordType::AAAA).key()
+        ));
         assert!(!may_answer(&query, question.key()));
         let formerr = Message::error_msg(1, OpCode::Query, ResponseCode::FormErr);
         assert!(may_answer(&formerr.to_vec().unwrap(), question.key()));
@@ -508,7 +511,11 @@ mod tests {
         assert_eq!(negative_ttl(&m), Some(30), "MINIMUM below the record's TTL");
         let mut short = m.clone();
         short.authorities[0].ttl = 10;
-        assert_eq!(negative_ttl(&short), Some(10), "the record's TTL below MINIMUM");
+        assert_eq!(
+            negative_ttl(&short),
+            Some(10),
+            "the record's TTL below MINIMUM"
+        );
         let mut with_ns = m.clone();
         with_ns.add_authority(Record::from_rdata(zone, 5, RData::NS(NS(ns))));
         assert_eq!(negative_ttl(&with_ns), Some(30), "only the SOA counts");

@@ -20,7 +20,10 @@ pub(crate) mod hyper;
 mod reqwest;
 
 /// The addresses of an answer as socket addresses with port 0.
-#[cfg_attr(not(any(feature = "reqwest", feature = "hyper-util")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "reqwest", feature = "hyper-util")),
+    allow(dead_code)
+)]
 pub(crate) fn socket_addrs(answer: &crate::Answer) -> Vec<SocketAddr> {
     answer
         .ips()

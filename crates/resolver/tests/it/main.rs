@@ -1,6 +1,8 @@
 //! Integration tests of stubborn against in-process faultdns, over real loopback sockets with
 //! real time (short per-attempt timeouts where only the shape matters, generous margins).
 
+mod cache;
+mod coalescing;
 mod deadlines;
 mod iron_rule;
 mod lookups;

@@ -60,9 +60,15 @@ async fn replies_reach_their_lookups_across_shared_sockets() {
         peak_sockets = peak_sockets.max(r.server_stats()[0].udp_sockets);
     }
     let stats = &r.server_stats()[0];
-    assert_eq!(stats.ignored, 0, "no datagram reached a query it did not answer");
+    assert_eq!(
+        stats.ignored, 0,
+        "no datagram reached a query it did not answer"
+    );
     assert!(stats.answers >= 20_000, "{stats:?}");
-    assert!(peak_sockets as usize <= max_sockets, "{peak_sockets} sockets");
+    assert!(
+        peak_sockets as usize <= max_sockets,
+        "{peak_sockets} sockets"
+    );
     eprintln!(
         "10,000 lookups: {} queries, {} re-sends, at most {peak_sockets} sockets seen",
         stats.queries, stats.resends
@@ -167,7 +173,10 @@ async fn forged_replies_are_never_taken() {
             let mut answered = 0usize;
             let mut i = w;
             while i < queries {
-                match r.lookup(&format!("q{i}.forged.example"), RecordType::A).await {
+                match r
+                    .lookup(&format!("q{i}.forged.example"), RecordType::A)
+                    .await
+                {
                     Ok(answer) => {
                         assert_eq!(answer.ips(), [real], "a forgery was taken");
                         answered += 1;

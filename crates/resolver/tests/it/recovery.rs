@@ -25,7 +25,11 @@ fn results(answer_or_trace: &[stubborn::CandidateTrace]) -> Vec<QueryResult> {
 #[tokio::test]
 async fn resends_inside_the_attempt_recover_two_drops() {
     let server = faultdns(&["drop name=www.example.com. first=2"]).await;
-    let r = resolver(Config::new(vec![server.addr()]).with_hosts_file(None));
+    let r = resolver(
+        Config::new(vec![server.addr()])
+            .with_hosts_file(None)
+            .with_cache(None),
+    );
     let (answer, elapsed) = timed(r.lookup("www.example.com", RecordType::A)).await;
     let answer = answer.expect("the third query answers");
     assert_eq!(answer.ips(), [ip("192.0.2.10")]);
@@ -48,7 +52,11 @@ async fn resends_inside_the_attempt_recover_two_drops() {
 #[tokio::test]
 async fn a_warm_resolver_recovers_a_loss_in_milliseconds() {
     let server = faultdns(&[]).await;
-    let r = resolver(Config::new(vec![server.addr()]).with_hosts_file(None));
+    let r = resolver(
+        Config::new(vec![server.addr()])
+            .with_hosts_file(None)
+            .with_cache(None),
+    );
     for _ in 0..40 {
         r.lookup("www.example.com", RecordType::A)
             .await
@@ -57,7 +65,10 @@ async fn a_warm_resolver_recovers_a_loss_in_milliseconds() {
     // Loopback replies take well under a millisecond: the RTO sits at or near its 10 ms
     // floor (a little above when a busy machine delays some replies by milliseconds).
     let rto = r.server_stats()[0].rto;
-    assert!(rto >= Duration::from_millis(10) && rto < Duration::from_millis(100), "{rto:?}");
+    assert!(
+        rto >= Duration::from_millis(10) && rto < Duration::from_millis(100),
+        "{rto:?}"
+    );
     server.set_rules(vec![
         "drop name=www.example.com. first=1".parse().expect("rule"),
     ]);
@@ -280,4 +291,3 @@ async fn random_loss_never_becomes_not_found() {
         0
     );
 }
-
