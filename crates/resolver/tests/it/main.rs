@@ -4,11 +4,14 @@
 mod cache;
 mod coalescing;
 mod deadlines;
+mod integrations;
 mod iron_rule;
 mod lookups;
+mod order;
 mod pool;
 mod recovery;
 mod resolv_conf;
 mod spoofing;
+mod system;
 mod util;
 mod war_story;
