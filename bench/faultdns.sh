@@ -30,7 +30,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 unbound_bin="$(command -v unbound || echo /usr/sbin/unbound)"
 
-cargo build --release -q -p faultdns
+cargo build --release -q -p faultdns --features cli
 bin="${CARGO_TARGET_DIR:-target}/release/faultdns"
 
 work="$(mktemp -d)"

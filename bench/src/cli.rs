@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::{peer::PeerKind, plan::Sizes, runner::Plan, worker::Job};
 
@@ -24,30 +24,7 @@ pub enum Cmd {
     ///
     /// Example: `cargo run --release -p stubborn-bench -- all` (about 12 minutes; --quick for
     /// a four-minute smoke run whose figures are not measurements).
-    All {
-        /// Small sizes: checks the harness, measures nothing worth keeping.
-        #[arg(long)]
-        quick: bool,
-        /// Peers to run (default: all).
-        #[arg(long, value_enum, value_delimiter = ',')]
-        peers: Vec<PeerKind>,
-        /// Only scenarios whose label contains one of these words (`throughput`, `tail`,
-        /// `deadline`, `memory`, `cold`, `dnsperf`); default all.
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Do not pin the clients and the server to separate CPUs.
-        #[arg(long)]
-        no_pin: bool,
-        /// Markdown file whose `## Resolver benchmarks` section is regenerated.
-        #[arg(long, default_value = "docs/benchmarks.md")]
-        docs: PathBuf,
-        /// Leave the docs alone (print only).
-        #[arg(long)]
-        no_docs: bool,
-        /// Also write the raw results as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    All(AllArgs),
     /// (internal) Serve faultdns for a run, controlled over stdin/stdout.
     #[command(hide = true)]
     Serve {
@@ -67,17 +44,44 @@ pub enum Cmd {
     },
 }
 
+/// Flags of `all`.
+#[derive(Debug, Clone, Args)]
+pub struct AllArgs {
+    /// Small sizes: checks the harness, measures nothing worth keeping.
+    #[arg(long)]
+    pub quick: bool,
+    /// Peers to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub peers: Vec<PeerKind>,
+    /// Only scenarios whose label contains one of these words (`throughput`, `tail`,
+    /// `deadline`, `memory`, `cold`, `dnsperf`); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Do not pin the clients and the server to separate CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Markdown file whose `## Resolver benchmarks` section is regenerated.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub docs: PathBuf,
+    /// Leave the docs alone (print only).
+    #[arg(long)]
+    pub no_docs: bool,
+    /// Also write the raw results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
 /// Turn `all` flags into a plan.
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    quick: bool,
-    peers: Vec<PeerKind>,
-    only: Vec<String>,
-    no_pin: bool,
-    docs: PathBuf,
-    no_docs: bool,
-    json: Option<PathBuf>,
-) -> anyhow::Result<Plan> {
+pub fn plan(args: AllArgs) -> anyhow::Result<Plan> {
+    let AllArgs {
+        quick,
+        peers,
+        only,
+        no_pin,
+        docs,
+        no_docs,
+        json,
+    } = args;
     const WORDS: [&str; 6] = [
         "throughput",
         "tail",
@@ -149,33 +153,18 @@ mod tests {
             "--no-docs",
         ])
         .unwrap();
-        let Cmd::All {
-            quick,
-            peers,
-            only,
-            no_pin,
-            docs,
-            no_docs,
-            json,
-        } = flags.command
-        else {
+        let Cmd::All(args) = flags.command else {
             panic!("not all");
         };
-        let plan = plan(quick, peers, only, no_pin, docs, no_docs, json).unwrap();
+        let bogus = AllArgs {
+            only: vec!["bogus".into()],
+            ..args.clone()
+        };
+        let plan = plan(args).unwrap();
         assert_eq!(plan.peers, [PeerKind::Stubborn, PeerKind::HickoryTuned]);
         assert!(plan.quick && plan.pin && plan.docs.is_none());
-        assert!(
-            self::plan(
-                false,
-                vec![],
-                vec!["bogus".into()],
-                false,
-                PathBuf::new(),
-                true,
-                None
-            )
-            .is_err()
-        );
+        let e = self::plan(bogus).unwrap_err().to_string();
+        assert!(e.contains("--only \"bogus\""), "{e}");
     }
 
     #[test]

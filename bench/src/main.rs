@@ -36,15 +36,7 @@ fn main() -> ExitCode {
 
 fn run(cmd: cli::Cmd) -> anyhow::Result<()> {
     match cmd {
-        cli::Cmd::All {
-            quick,
-            peers,
-            only,
-            no_pin,
-            docs,
-            no_docs,
-            json,
-        } => runner::run(&cli::plan(quick, peers, only, no_pin, docs, no_docs, json)?).map(drop),
+        cli::Cmd::All(args) => runner::run(&cli::plan(args)?).map(drop),
         cli::Cmd::Serve { listen, cpu } => serve::run(listen, cpu),
         cli::Cmd::Worker { job } => {
             let job = cli::job(&job)?;

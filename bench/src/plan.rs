@@ -1,4 +1,4 @@
-//! What a run measures: the scenarios of the issue, their sizes (full or quick), and the fault
+//! What a run measures: the scenarios, their sizes (full or quick), and the fault
 //! rules the server applies during each.
 
 use std::{fmt, time::Duration};
@@ -40,12 +40,16 @@ pub enum Scenario {
     Memory {
         /// Lookups started together.
         concurrent: usize,
+        /// The worker's open-file limit, when the scenario sets one (services often run with
+        /// the default soft limit of 1,024); otherwise raised as far as allowed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fd_limit: Option<u64>,
     },
     /// A fresh process builds the resolver from a resolv.conf and resolves one name.
     ColdStart,
 }
 
-/// A loss pattern injected by faultdns.
+/// A loss (or latency) pattern injected by faultdns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
@@ -55,18 +59,38 @@ pub enum Loss {
     TenPercent,
     /// Gilbert-Elliott bursts: 5% of queries dropped, in runs of 20 on average.
     Bursty,
+    /// No loss, but a recursive resolver's two modes: 30% of queries answered 20-200 ms late
+    /// (cache misses), the rest at once. Every re-send here is needless.
+    Bimodal,
 }
+
+/// Delays of the bimodal pattern: ten steps of 20 ms from 20 to 200 ms, each for 3% of
+/// queries.
+const BIMODAL_STEPS: u32 = 10;
 
 impl Loss {
     /// Every pattern, in table order.
-    pub const ALL: [Loss; 3] = [Loss::OnePercent, Loss::TenPercent, Loss::Bursty];
+    pub const ALL: [Loss; 4] = [
+        Loss::OnePercent,
+        Loss::TenPercent,
+        Loss::Bursty,
+        Loss::Bimodal,
+    ];
 
-    /// The faultdns rule that produces the pattern.
-    pub fn rule(self) -> &'static str {
+    /// The faultdns rules that produce the pattern.
+    pub fn rules(self) -> Vec<String> {
         match self {
-            Loss::OnePercent => "drop p=0.01",
-            Loss::TenPercent => "drop p=0.1",
-            Loss::Bursty => "drop burst=20 loss=0.05",
+            Loss::OnePercent => vec!["drop p=0.01".to_owned()],
+            Loss::TenPercent => vec!["drop p=0.1".to_owned()],
+            Loss::Bursty => vec!["drop burst=20 loss=0.05".to_owned()],
+            // The first rule that fires decides: rule k fires with 3% / (1 - 3% k), so each
+            // of the ten delays gets 3% of all queries.
+            Loss::Bimodal => (0..BIMODAL_STEPS)
+                .map(|k| {
+                    let p = 0.03 / (1.0 - 0.03 * f64::from(k));
+                    format!("answer p={p:.6} delay={}ms", 20 * (k + 1))
+                })
+                .collect(),
         }
     }
 
@@ -76,6 +100,7 @@ impl Loss {
             Loss::OnePercent => "1% loss",
             Loss::TenPercent => "10% loss",
             Loss::Bursty => "bursty 5% (runs of 20)",
+            Loss::Bimodal => "bimodal (30% 20-200 ms late, no loss)",
         }
     }
 }
@@ -85,7 +110,7 @@ impl Scenario {
     pub fn rules(&self) -> Vec<String> {
         match self {
             Scenario::Throughput { .. } | Scenario::ColdStart => vec![],
-            Scenario::Tail { loss, .. } => vec![loss.rule().to_owned()],
+            Scenario::Tail { loss, .. } => loss.rules(),
             Scenario::Deadline { .. } | Scenario::Memory { .. } => {
                 vec![format!("drop name=*.{DROP_LABEL}.{SUFFIX}")]
             }
@@ -98,8 +123,21 @@ impl Scenario {
             Scenario::Throughput { concurrency, .. } => *concurrency,
             // Sized for the worst loss: the pool must not be what limits the open loop.
             Scenario::Tail { .. } => 1024,
-            Scenario::Deadline { concurrent } | Scenario::Memory { concurrent } => *concurrent,
+            Scenario::Deadline { concurrent } | Scenario::Memory { concurrent, .. } => *concurrent,
             Scenario::ColdStart => 1,
+        }
+    }
+
+    /// Whether `peer` runs this scenario: 100,000 lookups in flight are for the event-driven
+    /// libraries that can hold them (stubborn, and c-ares as the reference); hickory would need
+    /// some 5 GiB and a socket per query, and glibc has at most 1,024 threads in flight anyway.
+    pub fn for_peer(&self, peer: crate::peer::PeerKind) -> bool {
+        use crate::peer::PeerKind;
+        match self {
+            Scenario::Memory { concurrent, .. } if *concurrent > 10_000 => {
+                matches!(peer, PeerKind::Stubborn | PeerKind::CAres)
+            }
+            _ => true,
         }
     }
 
@@ -109,7 +147,14 @@ impl Scenario {
             Scenario::Throughput { concurrency, .. } => format!("throughput c={concurrency}"),
             Scenario::Tail { loss, .. } => format!("tail {}", loss.label()),
             Scenario::Deadline { concurrent } => format!("deadline x{concurrent}"),
-            Scenario::Memory { concurrent } => format!("memory x{concurrent}"),
+            Scenario::Memory {
+                concurrent,
+                fd_limit: None,
+            } => format!("memory x{concurrent}"),
+            Scenario::Memory {
+                concurrent,
+                fd_limit: Some(limit),
+            } => format!("memory x{concurrent} (fd limit {limit})"),
             Scenario::ColdStart => "cold start".to_owned(),
         }
     }
@@ -128,16 +173,19 @@ pub struct Sizes {
     pub concurrency: Vec<usize>,
     /// How long each throughput level runs, per round.
     pub throughput_for: Duration,
-    /// Rounds of each throughput level (peers interleaved); the median round is reported.
-    pub throughput_rounds: usize,
-    /// Lookups per loss pattern.
+    /// Rounds of each throughput level and loss pattern (peers interleaved); tables show the
+    /// median round, ratios their median and spread.
+    pub rounds: usize,
+    /// Lookups per loss pattern, per round.
     pub tail_lookups: u64,
     /// Rate of the loss scenario.
     pub tail_rate: u64,
     /// Lookups started together in the deadline scenario.
     pub deadline_concurrent: usize,
-    /// Lookups in flight in the memory scenario.
-    pub memory_concurrent: usize,
+    /// Lookups in flight in the memory scenarios (with the open-file limit raised).
+    pub memory_concurrent: Vec<usize>,
+    /// Lookups in flight in the memory scenario run at a 1,024-descriptor limit.
+    pub memory_at_1024: usize,
     /// Fresh processes per peer for cold start.
     pub cold_runs: usize,
     /// How long dnsperf runs.
@@ -145,16 +193,17 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// The issue's sizes.
+    /// The sizes of a real measurement.
     pub fn full() -> Sizes {
         Sizes {
             concurrency: vec![1, 64, 1024],
             throughput_for: Duration::from_secs(3),
-            throughput_rounds: 3,
-            tail_lookups: 20_000,
+            rounds: 3,
+            tail_lookups: 10_000,
             tail_rate: 1_000,
             deadline_concurrent: 1_000,
-            memory_concurrent: 10_000,
+            memory_concurrent: vec![10_000, 100_000],
+            memory_at_1024: 10_000,
             cold_runs: 20,
             dnsperf_for: Duration::from_secs(10),
         }
@@ -165,11 +214,12 @@ impl Sizes {
         Sizes {
             concurrency: vec![1, 64, 1024],
             throughput_for: Duration::from_millis(1_000),
-            throughput_rounds: 1,
+            rounds: 1,
             tail_lookups: 2_000,
             tail_rate: 1_000,
             deadline_concurrent: 200,
-            memory_concurrent: 2_000,
+            memory_concurrent: vec![2_000],
+            memory_at_1024: 2_000,
             cold_runs: 3,
             dnsperf_for: Duration::from_secs(2),
         }
@@ -193,8 +243,17 @@ impl Sizes {
         all.push(Scenario::Deadline {
             concurrent: self.deadline_concurrent,
         });
+        all.extend(
+            self.memory_concurrent
+                .iter()
+                .map(|&concurrent| Scenario::Memory {
+                    concurrent,
+                    fd_limit: None,
+                }),
+        );
         all.push(Scenario::Memory {
-            concurrent: self.memory_concurrent,
+            concurrent: self.memory_at_1024,
+            fd_limit: Some(1024),
         });
         all.push(Scenario::ColdStart);
         all
@@ -221,15 +280,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_scenario_of_the_issue_is_planned() {
+    fn every_scenario_is_planned() {
         let all = Sizes::full().scenarios();
-        assert_eq!(all.len(), 3 + 3 + 3);
-        assert!(all.contains(&Scenario::Memory { concurrent: 10_000 }));
+        assert_eq!(all.len(), 3 + 4 + 1 + 3 + 1);
+        assert!(all.contains(&Scenario::Memory {
+            concurrent: 100_000,
+            fd_limit: None
+        }));
+        assert!(all.contains(&Scenario::Memory {
+            concurrent: 10_000,
+            fd_limit: Some(1024)
+        }));
         assert!(all.contains(&Scenario::Deadline { concurrent: 1_000 }));
         for s in &all {
             let json = serde_json::to_string(s).unwrap();
             assert_eq!(&serde_json::from_str::<Scenario>(&json).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn bimodal_rules_delay_30_percent_in_ten_steps() {
+        let rules = Loss::Bimodal.rules();
+        assert_eq!(rules.len(), 10);
+        assert_eq!(rules[0], "answer p=0.030000 delay=20ms");
+        assert!(rules[9].ends_with("delay=200ms"), "{}", rules[9]);
+        // The chance that none of the ten fires is 70%.
+        let none: f64 = (0..10)
+            .map(|k| 1.0 - 0.03 / (1.0 - 0.03 * f64::from(k)))
+            .product();
+        assert!((none - 0.7).abs() < 1e-9, "{none}");
     }
 
     #[test]

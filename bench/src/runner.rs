@@ -76,15 +76,15 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
         })
         .collect();
     for (i, scenario) in scenarios.iter().enumerate() {
-        // Throughput is the figure most exposed to other load on the machine: run it in
-        // rounds, peers interleaved, and keep each peer's median round.
+        // Throughput and the tail are the figures most exposed to other load on the machine:
+        // they run in rounds, peers interleaved, so that load hits every peer alike; the
+        // report shows each peer's median round and the spread of the ratios over the rounds.
         let rounds = match scenario {
-            Scenario::Throughput { .. } => plan.sizes.throughput_rounds.max(1),
+            Scenario::Throughput { .. } | Scenario::Tail { .. } => plan.sizes.rounds.max(1),
             _ => 1,
         };
-        let mut per_peer: Vec<Vec<Row>> = vec![Vec::new(); plan.peers.len()];
         for round in 0..rounds {
-            for (p, &peer) in plan.peers.iter().enumerate() {
+            for &peer in plan.peers.iter().filter(|&&p| scenario.for_peer(p)) {
                 let of = if rounds > 1 {
                     format!(" round {}/{rounds}", round + 1)
                 } else {
@@ -95,11 +95,12 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
                     i + 1,
                     scenarios.len()
                 );
-                let row = if *scenario == Scenario::ColdStart {
+                let mut row = if *scenario == Scenario::ColdStart {
                     cold_start(&mut server, peer, &resolv_conf, plan.sizes.cold_runs)
                 } else {
                     job_row(&mut server, peer, scenario, &resolv_conf)
                 };
+                row.round = round;
                 match &row.result {
                     Ok(m) => eprintln!(
                         "{} lookups, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
@@ -107,10 +108,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
                     ),
                     Err(e) => eprintln!("not measured: {e}"),
                 }
-                per_peer[p].push(row);
+                rows.push(row);
             }
         }
-        rows.extend(per_peer.into_iter().filter_map(median_round));
     }
     let ceiling = if plan.only.is_empty() || plan.only.iter().any(|o| o == "dnsperf") {
         eprint!("dnsperf ... ");
@@ -145,18 +145,6 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// The round with the median lookups per second (failed rounds count as slowest).
-fn median_round(mut rounds: Vec<Row>) -> Option<Row> {
-    let rate = |r: &Row| {
-        r.result
-            .as_ref()
-            .map_or(-1.0, |m| m.lookups as f64 / m.wall_s.max(1e-9))
-    };
-    rounds.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
-    let mid = rounds.len() / 2;
-    (!rounds.is_empty()).then(|| rounds.swap_remove(mid))
-}
-
 /// One worker for one (peer, scenario), with the server's counters and CPU around it.
 fn job_row(
     server: &mut ServerProcess,
@@ -167,6 +155,7 @@ fn job_row(
     let mut row = Row {
         peer,
         scenario: scenario.clone(),
+        round: 0,
         result: Err(String::new()),
         server_queries: 0,
         server_cpu_s: 0.0,
@@ -206,6 +195,7 @@ fn cold_start(server: &mut ServerProcess, peer: PeerKind, resolv_conf: &Path, ru
     let mut row = Row {
         peer,
         scenario: Scenario::ColdStart,
+        round: 0,
         result: Err(String::new()),
         server_queries: 0,
         server_cpu_s: 0.0,
@@ -418,25 +408,6 @@ mod tests {
         assert_eq!(format_utc(1_795_426_596), "2026-11-23 09:36 UTC");
         // A leap day.
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
-    }
-
-    #[test]
-    fn the_median_round_is_kept() {
-        let row = |lookups| Row {
-            peer: PeerKind::Stubborn,
-            scenario: Scenario::ColdStart,
-            result: Ok(Measured {
-                lookups,
-                wall_s: 1.0,
-                ..Measured::default()
-            }),
-            server_queries: 0,
-            server_cpu_s: 0.0,
-            server_overload: 0,
-        };
-        let kept = median_round(vec![row(30), row(10), row(20)]).unwrap();
-        assert_eq!(kept.result.unwrap().lookups, 20);
-        assert!(median_round(vec![]).is_none());
     }
 
     #[test]

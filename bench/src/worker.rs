@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     load::{self, Latency, Names, Tally},
-    peer::{Outcome, Peer, PeerKind, Resolve, Setup},
+    peer::{Outcome, OwnCounts, Peer, PeerKind, Resolve, Setup},
     plan::{DROP_LABEL, SUFFIX, Scenario},
     sys,
 };
@@ -70,6 +70,9 @@ pub struct Measured {
     /// Time from before the config was parsed to the first answer (cold start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_answer_ms: Option<f64>,
+    /// The peer's own counters, where it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<OwnCounts>,
 }
 
 /// Memory and descriptors around a burst of lookups in flight.
@@ -112,7 +115,14 @@ pub const FD_LIMIT: u64 = 1 << 20;
 
 /// Run `job` and return what was measured. The process should exit afterwards.
 pub fn run(job: &Job) -> anyhow::Result<Measured> {
-    sys::raise_fd_limit(FD_LIMIT).context("raising the open-file limit")?;
+    let fd_limit = match job.scenario {
+        Scenario::Memory {
+            fd_limit: Some(limit),
+            ..
+        } => limit,
+        _ => FD_LIMIT,
+    };
+    sys::raise_fd_limit(fd_limit).context("setting the open-file limit")?;
     // Cold start counts from here: the runtime below stands for the application's own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -168,16 +178,18 @@ async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow
             concurrency,
             duration,
         } => (
-            load::closed_loop(peer, names, *concurrency, *duration).await,
+            load::closed_loop(peer.clone(), names, *concurrency, *duration).await,
             None,
         ),
-        Scenario::Tail { lookups, rate, .. } => {
-            (load::open_loop(peer, names, *lookups, *rate).await, None)
-        }
-        Scenario::Deadline { concurrent } => {
-            (load::burst(peer, dropped, *concurrent, || {}).await, None)
-        }
-        Scenario::Memory { concurrent } => {
+        Scenario::Tail { lookups, rate, .. } => (
+            load::open_loop(peer.clone(), names, *lookups, *rate).await,
+            None,
+        ),
+        Scenario::Deadline { concurrent } => (
+            load::burst(peer.clone(), dropped, *concurrent, || {}).await,
+            None,
+        ),
+        Scenario::Memory { concurrent, .. } => {
             let in_flight = if job.peer.uses_threads() {
                 (*concurrent).min(MAX_THREADS)
             } else {
@@ -221,6 +233,7 @@ async fn drive<P: Resolve>(peer: Arc<P>, job: &Job, built_at: Instant) -> anyhow
     let mut m = measured(&tally, wall, user1.saturating_sub(user0) + kernel);
     m.sys_s = kernel.as_secs_f64();
     m.memory = memory;
+    m.own = peer.own_counts();
     if matches!(
         job.scenario,
         Scenario::Deadline { .. } | Scenario::Memory { .. }
@@ -245,6 +258,7 @@ fn measured(tally: &Tally, wall: Duration, cpu: Duration) -> Measured {
         ended_early: 0,
         memory: None,
         first_answer_ms: None,
+        own: None,
     }
 }
 

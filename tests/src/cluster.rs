@@ -367,6 +367,7 @@ pub fn simulate(config: &ClusterConfig, dnsload: &Path) -> Result<ClusterRun, St
             lab.write_resolv_conf(&host.ns, HOST_RESOLV_CONF)?;
             let mut cmd = host.ns.command(dnsload);
             cmd.args(["run", "--backend", "system", "--name", PROBE])
+                .arg("--use-system-config")
                 .args(["--workers", &config.glibc_workers.to_string()])
                 .args(["--pause", &dur(config.pause)])
                 .args(["--duration", &dur(config.duration)])

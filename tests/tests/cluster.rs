@@ -79,8 +79,67 @@ fn cluster_report_ranks_the_lossy_hosts_first_with_loss_estimates() {
             );
         }
     }
+    // The picture: a heat map of failures per host over time, hosts in ranked order, every
+    // failure of a lossy host in a cell, no cell for a clean one.
+    let svg = std::fs::read_to_string(out.path().join("report.svg")).expect("report.svg");
+    let (rows, cells) = heatmap(&svg);
+    assert_eq!(rows, run.ranking(), "heat map rows in ranked order");
+    let columns = run.report["host_time"]["columns"].as_u64().unwrap();
+    assert!(columns >= 10, "{columns} columns over the run");
+    for h in &run.hosts {
+        let drawn: Vec<&(String, u64, u64)> = cells.iter().filter(|c| c.0 == h.label).collect();
+        assert_eq!(
+            drawn.iter().map(|c| c.2).sum::<u64>(),
+            h.failures,
+            "{}: every failure drawn",
+            h.label
+        );
+        assert!(drawn.iter().all(|c| c.1 < columns));
+        if h.loss > 0.0 {
+            // Loss all along the run: failures in many columns, not one blot.
+            assert!(drawn.len() as u64 >= columns / 2, "{}: {drawn:?}", h.label);
+        } else {
+            assert!(drawn.is_empty(), "clean host {} drawn: {drawn:?}", h.label);
+        }
+    }
     // cluster-sim checked its own processes, veths and tables; its namespaces are gone too.
     assert_eq!(named_leftovers(sim_pid), Vec::<String>::new());
     drop(run);
     assert_clean();
+}
+
+/// The heat map of `dnsload report --svg`, parsed as XML: host rows top to bottom, and the
+/// cells with failures as (host, column, failures).
+fn heatmap(svg: &str) -> (Vec<String>, Vec<(String, u64, u64)>) {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    let group = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("heatmap"))
+        .expect("a heat map");
+    let mut rows = Vec::new();
+    let mut cells = Vec::new();
+    for n in group.descendants() {
+        match n.attribute("class") {
+            Some("host") => rows.push(
+                n.children()
+                    .find(|c| c.has_tag_name("title"))
+                    .and_then(|t| t.text())
+                    .expect("a host label")
+                    .to_string(),
+            ),
+            Some("cell") => cells.push((
+                n.attribute("data-host").expect("data-host").to_string(),
+                n.attribute("data-column")
+                    .expect("data-column")
+                    .parse()
+                    .unwrap(),
+                n.attribute("data-failures")
+                    .expect("data-failures")
+                    .parse()
+                    .unwrap(),
+            )),
+            _ => {}
+        }
+    }
+    (rows, cells)
 }

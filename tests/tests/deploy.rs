@@ -73,6 +73,10 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
     );
     // The pod's own resolv.conf (ClusterFirst: the cluster DNS, ndots:5), as its apps see it.
     assert_eq!(plan.backend, BackendKind::Stub);
+    assert!(
+        plan.resolver.system_config,
+        "the pod's own resolv.conf, asked for"
+    );
     assert_eq!(
         plan.resolver.resolv_conf.as_deref(),
         Some(Path::new("/etc/resolv.conf"))
@@ -136,7 +140,11 @@ fn daemonset_runs_one_bounded_labelled_scraped_pod_per_node() {
 #[test]
 fn containerfile_builds_both_tools_and_runs_unprivileged() {
     let file = workspace_file("deploy/Containerfile");
-    assert!(file.contains("cargo build --release --locked -p dnsload -p faultdns"));
+    assert!(
+        file.contains(
+            "cargo build --release --locked -p dnsload -p faultdns --features faultdns/cli"
+        )
+    );
     for bin in ["dnsload", "faultdns"] {
         assert!(
             file.contains(&format!("/usr/local/bin/{bin}")),

@@ -20,7 +20,7 @@
 //! attempts x timeout (2 x 1 s). stubborn stops at the failed candidate: timeouts, never a
 //! wrong answer. h4 is shape 1 where the search name does not exist: glibc (2.36) walks the
 //! search list after the timeouts, gets NXDOMAIN for `lossy.example.in.our.internal.domain.`
-//! and still reports a temporary failure (`timeout`), as DESIGN.md says.
+//! and still reports a temporary failure (`timeout`), as docs/semantics.md (3.3) says.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -97,11 +97,16 @@ fn war_story_on_unmodified_getaddrinfo_and_stub_under_the_same_loss() {
         let host = lab.host(i);
         lab.write_resolv_conf(&host.ns, conf).unwrap();
         let mut cmd = host.ns.command(dnsload);
-        cmd.args(["run", "--backend", backend, "--name", name]);
-        if *backend == "stub" {
-            // The file glibc reads too: `ip netns exec` bind-mounts the namespace's copy here.
-            cmd.args(["--resolv-conf", "/etc/resolv.conf"]);
-        }
+        // Both backends read the namespace's resolv.conf (`ip netns exec` bind-mounts the
+        // namespace's copy over /etc/resolv.conf), which dnsload uses only when told to.
+        cmd.args([
+            "run",
+            "--backend",
+            backend,
+            "--name",
+            name,
+            "--use-system-config",
+        ]);
         cmd.args(["--workers", "4", "--pause", "20ms", "--duration", "10s"])
             .args(["--host", label, "--quiet"])
             .arg("--summary-json")

@@ -59,7 +59,7 @@ impl PeerKind {
     /// still running past this has overrun.
     pub fn nominal_bound(self) -> Duration {
         match self {
-            // The overall deadline (DESIGN §2), whatever the attempts add up to.
+            // The overall deadline (docs/semantics.md, 1.5), whatever the attempts add up to.
             PeerKind::Stubborn => Duration::from_secs(5),
             // RetryDnsHandle sends once and retries `attempts` more times, each with `timeout`.
             PeerKind::HickoryDefault => hickory::DEFAULT_TIMEOUT * (hickory::DEFAULT_ATTEMPTS + 1),
@@ -158,6 +158,28 @@ pub trait Resolve: Send + Sync + 'static {
     /// Cancel safety: dropping the future abandons the lookup as the peer allows (stubborn and
     /// hickory close the sockets at once; c-ares and glibc finish it in the background).
     fn lookup(&self, name: &str) -> impl Future<Output = Outcome> + Send;
+
+    /// What the peer counted itself, where it tells (stubborn's per-server counters).
+    fn own_counts(&self) -> Option<OwnCounts> {
+        None
+    }
+}
+
+/// A peer's own counters over its whole life in the worker (warm-up included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnCounts {
+    /// Queries sent.
+    pub queries: u64,
+    /// Queries that re-sent a question before its attempt ended.
+    pub resends: u64,
+    /// Re-sends found unnecessary (the earlier query was answered too).
+    pub unnecessary_resends: u64,
+    /// Queries never answered while the peer listened.
+    pub lost: u64,
+    /// Datagrams ignored (wrong ID, wrong question, ...).
+    pub ignored: u64,
+    /// UDP sockets open at the end.
+    pub udp_sockets: u64,
 }
 
 #[cfg(test)]

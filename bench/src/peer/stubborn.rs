@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 
-use super::{Outcome, Resolve, Setup};
+use super::{Outcome, OwnCounts, Resolve, Setup};
 
 /// A stubborn resolver aimed at the benchmark server.
 pub struct Peer {
@@ -46,5 +46,18 @@ impl Resolve for Peer {
             Err(e) if e.is_timeout() => Outcome::Timeout,
             Err(_) => Outcome::Failed,
         }
+    }
+
+    fn own_counts(&self) -> Option<OwnCounts> {
+        let mut c = OwnCounts::default();
+        for s in self.resolver.server_stats() {
+            c.queries += s.queries;
+            c.resends += s.resends;
+            c.unnecessary_resends += s.unnecessary_resends;
+            c.lost += s.lost;
+            c.ignored += s.ignored;
+            c.udp_sockets += s.udp_sockets;
+        }
+        Some(c)
     }
 }

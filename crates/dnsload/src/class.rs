@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// What one lookup of a probe name came to (DESIGN §4). Every output uses these names.
+/// What one lookup of a probe name came to (docs/semantics.md, "Outcome classes"). Every
+/// output uses these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {

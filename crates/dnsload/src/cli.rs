@@ -11,6 +11,10 @@ use crate::class::Class;
 #[derive(Debug, Parser)]
 #[command(name = "dnsload", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Show more of what the resolvers log on stderr: -v info, -vv debug, -vvv trace (warnings
+    /// always show). `RUST_LOG` (e.g. `RUST_LOG=stubborn=debug`), when set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -61,6 +65,12 @@ pub struct RunArgs {
     /// Read nameservers, search list and options from this resolv.conf-style file (stub).
     #[arg(long, value_name = "FILE")]
     pub resolv_conf: Option<PathBuf>,
+    /// Send the queries where this machine's own resolver configuration (/etc/resolv.conf)
+    /// points: needed for `system` without --server and `stub` without --server or with
+    /// --resolv-conf /etc/resolv.conf. Never the default: a load tool must not load
+    /// production DNS unless told to.
+    #[arg(long)]
+    pub use_system_config: bool,
     /// Search domain; repeatable (the order is the search order).
     #[arg(long = "search", value_name = "DOMAIN")]
     pub search: Vec<String>,
@@ -125,7 +135,8 @@ pub struct RunArgs {
     /// Host label in every record (default: this machine's hostname).
     #[arg(long, value_name = "LABEL")]
     pub host: Option<String>,
-    /// Successes slower than this are events too.
+    /// Successes slower than this are events too (latency as the histograms measure it: in an
+    /// open loop, from the scheduled start, so a late start counts).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
     pub slow: Duration,
     /// Exit with status 3 if any lookup ends in one of these classes (comma-separated).

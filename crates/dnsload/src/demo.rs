@@ -78,6 +78,7 @@ fn shape_plan(
                 BackendKind::System => Duration::from_secs(30),
                 _ => Duration::from_secs(5),
             },
+            system_config: false,
         },
         names: vec![name.into()],
         record_type: RecordType::A,

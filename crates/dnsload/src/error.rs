@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::plan::SYSTEM_RESOLV_CONF;
+
 /// Everything that can stop dnsload before or during a run. Each variant says what to fix.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +51,12 @@ pub enum Error {
         /// What is wrong with it, with a line number where there is one.
         reason: String,
     },
+    /// The run would send its queries wherever this machine's own resolver configuration
+    /// points; name a server, or pass `--use-system-config` to mean it.
+    #[error(
+        "{0} would send queries wherever this machine's resolver configuration ({SYSTEM_RESOLV_CONF}) points: name the server with --server ADDR, or pass --use-system-config to use the machine's configuration on purpose"
+    )]
+    SystemConfigNotAsked(&'static str),
     /// The metrics address is not loopback; pass `--metrics-public` to expose it on purpose.
     #[error(
         "--metrics {0} is not a loopback address: add --metrics-public to serve metrics beyond this host"

@@ -111,33 +111,68 @@ pub struct Interval {
     pub histogram: Histogram<u64>,
 }
 
-/// Reads every interval of a log.
-pub fn read(text: &[u8]) -> Result<Vec<Interval>, String> {
-    let mut deserializer = Deserializer::new();
-    let mut base = Duration::ZERO;
-    let mut out = Vec::new();
-    for entry in IntervalLogIterator::new(text) {
-        match entry {
-            Ok(LogEntry::BaseTime(t)) => base = t,
-            Ok(LogEntry::StartTime(_)) => {}
-            Ok(LogEntry::Interval(i)) => {
-                let bytes = BASE64_STANDARD
-                    .decode(i.encoded_histogram().trim())
-                    .map_err(|e| format!("bad base64 in an interval: {e}"))?;
-                let histogram: Histogram<u64> = deserializer
-                    .deserialize(&mut bytes.as_slice())
-                    .map_err(|e| format!("bad histogram: {e:?}"))?;
-                out.push(Interval {
-                    tag: i.tag().map(|t| t.as_str().to_string()),
-                    start: base.checked_add(i.start_timestamp()).ok_or_else(|| {
-                        "an interval's timestamp is past the end of time".to_string()
-                    })?,
-                    length: i.duration(),
-                    histogram,
-                });
-            }
-            Err(e) => return Err(format!("not an interval log ({e:?})")),
+/// Reads a log one line at a time, so a log of any size is read in bounded memory.
+pub struct IntervalReader {
+    deserializer: Deserializer,
+    base: Duration,
+}
+
+impl Default for IntervalReader {
+    fn default() -> Self {
+        IntervalReader {
+            deserializer: Deserializer::new(),
+            base: Duration::ZERO,
         }
+    }
+}
+
+impl IntervalReader {
+    /// Reads one line of a log (without its newline): the interval it holds, if any. Header
+    /// lines (comments, the base and start times, the legend) hold none; a base time applies to
+    /// the intervals after it.
+    pub fn line(&mut self, line: &[u8]) -> Result<Option<Interval>, String> {
+        let mut with_newline = Vec::with_capacity(line.len() + 1);
+        with_newline.extend_from_slice(line);
+        with_newline.push(b'\n');
+        let mut found = None;
+        for entry in IntervalLogIterator::new(&with_newline) {
+            match entry {
+                Ok(LogEntry::BaseTime(t)) => self.base = t,
+                Ok(LogEntry::StartTime(_)) => {}
+                Ok(LogEntry::Interval(i)) => {
+                    let bytes = BASE64_STANDARD
+                        .decode(i.encoded_histogram().trim())
+                        .map_err(|e| format!("bad base64 in an interval: {e}"))?;
+                    let histogram: Histogram<u64> = self
+                        .deserializer
+                        .deserialize(&mut bytes.as_slice())
+                        .map_err(|e| format!("bad histogram: {e:?}"))?;
+                    found = Some(Interval {
+                        tag: i.tag().map(|t| t.as_str().to_string()),
+                        start: self.base.checked_add(i.start_timestamp()).ok_or_else(|| {
+                            "an interval's timestamp is past the end of time".to_string()
+                        })?,
+                        length: i.duration(),
+                        histogram,
+                    });
+                }
+                Err(e) => return Err(format!("not an interval log ({e:?})")),
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Reads every interval of a log held in memory.
+pub fn read(text: &[u8]) -> Result<Vec<Interval>, String> {
+    let mut reader = IntervalReader::default();
+    let mut out = Vec::new();
+    for line in text.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.extend(reader.line(line)?);
     }
     Ok(out)
 }

@@ -44,6 +44,8 @@ pub use records::{
     ClassCounts, Event, FailOn, Latency, NOTABLE_KEPT, Notable, ResolverInfo, SCHEMA, ScheduleInfo,
     Summary, UdpInfo,
 };
-pub use report::{Bucket, HostRow, MergedReport, Signature, report};
+pub use report::{
+    Bucket, HostRow, HostTime, HostTimeRow, MAX_CANDIDATES, MergedReport, Signature, report,
+};
 pub use run::{EXIT_FAIL_ON, RunReport, build_backend, run, run_with};
 pub use schedule::{Sample, Stop, StopReason};

@@ -24,6 +24,7 @@ where
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
+    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,6 +57,34 @@ where
     }
 }
 
+/// Sends the libraries' `tracing` output (stubborn's warnings: a clamped setting, an unknown
+/// resolv.conf option) to stderr. `RUST_LOG`, when set and valid, decides what shows;
+/// otherwise warnings and errors, plus info with `-v`, debug with `-vv`, trace with `-vvv`.
+/// A subscriber already installed (dnsload called as a library) is left alone.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("dnsload: ignoring RUST_LOG={spec:?} ({e})");
+            EnvFilter::new(level)
+        }),
+        _ => EnvFilter::new(level),
+    };
+    // Colours only on a terminal: in a log file or a pod's log they are noise.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .try_init();
+}
+
 /// 2 for what the user can fix in the command line or input files, 1 otherwise.
 fn exit_code(e: &Error) -> u8 {
     match e {
@@ -65,6 +94,7 @@ fn exit_code(e: &Error) -> u8 {
         | Error::NoNames
         | Error::BadInput { .. }
         | Error::MetricsNotLoopback(_)
+        | Error::SystemConfigNotAsked(_)
         | Error::Resolver(_) => 2,
         Error::File { action, .. } if *action == "cannot read" => 2,
         _ => 1,

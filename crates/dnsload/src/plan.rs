@@ -24,6 +24,8 @@ const MAX_IN_FLIGHT: usize = 100_000;
 const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 /// Default getaddrinfo pool size in an open loop.
 const DEFAULT_OPEN_LOOP_THREADS: usize = 32;
+/// This machine's own resolver configuration: used only with `--use-system-config`.
+pub const SYSTEM_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// How lookups are started.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +72,9 @@ pub struct ResolverPlan {
     pub attempts: Option<u32>,
     /// Deadline per lookup (observation deadline for `system`).
     pub deadline: Duration,
+    /// Whether the queries go where this machine's own resolver configuration points
+    /// (`--use-system-config`, the only way to get that).
+    pub system_config: bool,
 }
 
 impl ResolverPlan {
@@ -380,15 +385,51 @@ fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
         timeout: args.timeout,
         attempts: args.attempts,
         deadline: Duration::ZERO,
+        system_config: args.use_system_config,
     };
+    if plan.system_config {
+        let other = if !plan.servers.is_empty() {
+            Some("--server")
+        } else if args.backend == BackendKind::Raw {
+            Some("--backend raw")
+        } else if plan
+            .resolv_conf
+            .as_deref()
+            .is_some_and(|f| !is_system_resolv_conf(f))
+        {
+            Some("--resolv-conf")
+        } else {
+            None
+        };
+        if let Some(other) = other {
+            return Err(Error::Conflict {
+                first: "--use-system-config",
+                second: other,
+                why: "the queries go either where the command line says or where this machine's resolver configuration points",
+            });
+        }
+    }
     match args.backend {
         BackendKind::Stub => {
-            if plan.servers.is_empty() && plan.resolv_conf.is_none() {
-                return Err(Error::flag(
-                    "--server",
-                    "the stub backend needs --server ADDR or --resolv-conf FILE",
-                ));
+            if plan.servers.is_empty() {
+                match &plan.resolv_conf {
+                    None if plan.system_config => {
+                        plan.resolv_conf = Some(PathBuf::from(SYSTEM_RESOLV_CONF));
+                    }
+                    None => {
+                        return Err(Error::SystemConfigNotAsked(
+                            "the stub backend with no --server or --resolv-conf FILE",
+                        ));
+                    }
+                    Some(f) if is_system_resolv_conf(f) && !plan.system_config => {
+                        return Err(Error::SystemConfigNotAsked(
+                            "the stub backend with --resolv-conf /etc/resolv.conf",
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
+            stub_bounds(&plan, args.deadline)?;
             plan.deadline = args.deadline.unwrap_or(Duration::from_secs(5));
         }
         BackendKind::System => {
@@ -398,6 +439,11 @@ fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
                     second: "--backend system",
                     why: "getaddrinfo reads the C library's own configuration; override it with --server, --search, --ndots, --timeout, --attempts",
                 });
+            }
+            if plan.servers.is_empty() && !plan.system_config {
+                return Err(Error::SystemConfigNotAsked(
+                    "the system backend with no --server",
+                ));
             }
             if plan.servers.len() > 1 {
                 return Err(Error::flag(
@@ -424,12 +470,18 @@ fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
             if let Some(a) = plan.attempts
                 && a > 5
             {
-                return Err(Error::flag("--attempts", "glibc allows at most 5"));
+                return Err(Error::flag(
+                    "--attempts",
+                    format!("{a} is more than glibc's maximum of 5"),
+                ));
             }
             if let Some(n) = plan.ndots
                 && n > 15
             {
-                return Err(Error::flag("--ndots", "glibc allows at most 15"));
+                return Err(Error::flag(
+                    "--ndots",
+                    format!("{n} is more than glibc's maximum of 15"),
+                ));
             }
             if let Some(s) = &plan.search
                 && (s.len() > 6 || s.iter().map(|d| d.len() + 1).sum::<usize>() > 255)
@@ -471,6 +523,82 @@ fn resolver(args: &RunArgs) -> Result<ResolverPlan> {
         }
     }
     Ok(plan)
+}
+
+/// Whether `path` is this machine's own resolv.conf (by name, or the same file by another).
+pub(crate) fn is_system_resolv_conf(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if path == Path::new(SYSTEM_RESOLV_CONF) {
+        return true;
+    }
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata(SYSTEM_RESOLV_CONF),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Refuses stub settings outside stubborn's bounds, naming the bound: stubborn itself would
+/// clamp them (with a warning), and the run would measure something else than was asked.
+fn stub_bounds(plan: &ResolverPlan, deadline: Option<Duration>) -> Result<()> {
+    use crate::backend::stub::bounds;
+    let fmt = |d: Duration| humantime::format_duration(d).to_string();
+    let check =
+        |flag: &'static str, value: Duration, range: &std::ops::RangeInclusive<Duration>| {
+            if value < *range.start() {
+                Err(Error::flag(
+                    flag,
+                    format!(
+                        "{} is less than stubborn's minimum of {}",
+                        fmt(value),
+                        fmt(*range.start())
+                    ),
+                ))
+            } else if value > *range.end() {
+                Err(Error::flag(
+                    flag,
+                    format!(
+                        "{} is more than stubborn's maximum of {}",
+                        fmt(value),
+                        fmt(*range.end())
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+    if let Some(t) = plan.timeout {
+        check("--timeout", t, &bounds::TIMEOUT)?;
+    }
+    if let Some(d) = deadline {
+        check("--deadline", d, &bounds::DEADLINE)?;
+    }
+    if let Some(a) = plan.attempts
+        && !bounds::ATTEMPTS.contains(&a)
+    {
+        return Err(Error::flag(
+            "--attempts",
+            format!(
+                "{a} is outside stubborn's bounds of {} to {} attempts per name",
+                bounds::ATTEMPTS.start(),
+                bounds::ATTEMPTS.end()
+            ),
+        ));
+    }
+    if let Some(n) = plan.ndots
+        && n > bounds::MAX_NDOTS
+    {
+        return Err(Error::flag(
+            "--ndots",
+            format!(
+                "{n} is more than stubborn's maximum of {}",
+                bounds::MAX_NDOTS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6); port 53 by default.
@@ -584,10 +712,7 @@ mod tests {
         let e = plan(&["--server", "127.0.0.1", "--count", "1"]).unwrap_err();
         assert!(matches!(e, Error::NoNames), "{e}");
         let e = plan(&["--name", "a", "--count", "1"]).unwrap_err();
-        assert!(
-            e.to_string().contains("--server ADDR or --resolv-conf"),
-            "{e}"
-        );
+        assert!(matches!(e, Error::SystemConfigNotAsked(_)), "{e}");
     }
 
     #[test]
@@ -663,15 +788,124 @@ mod tests {
                 .to_string()
                 .contains("IPv4")
         );
-        assert!(with(&["--attempts", "9"]).is_err());
+        assert!(with(&["--attempts", "9", "--server", "127.0.0.1"]).is_err());
         // glibc would send nothing with 0 attempts, and reads a 0 s timeout as 1 s.
         assert!(with(&["--attempts", "0"]).is_err());
         assert!(with(&["--timeout", "0s"]).is_err());
-        assert!(with(&["--timeout", "30s", "--attempts", "5"]).is_ok());
+        assert!(
+            with(&[
+                "--timeout",
+                "30s",
+                "--attempts",
+                "5",
+                "--server",
+                "127.0.0.1"
+            ])
+            .is_ok()
+        );
         let p = with(&["--timeout", "1s", "--server", "127.0.0.1:5353"]).unwrap();
         assert!(p.resolver.overrides_system());
         assert_eq!(p.resolver.deadline, Duration::from_secs(30));
-        assert!(!with(&[]).unwrap().resolver.overrides_system());
+        let own = with(&["--use-system-config"]).unwrap();
+        assert!(!own.resolver.overrides_system() && own.resolver.system_config);
+    }
+
+    #[test]
+    fn the_machines_own_configuration_needs_the_flag() {
+        let base = ["--name", "a", "--count", "1"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            plan(&v)
+        };
+        for refused in [
+            &["--backend", "system"][..],
+            &["--backend", "system", "--timeout", "1s"],
+            &["--backend", "stub"],
+            &["--backend", "stub", "--resolv-conf", "/etc/resolv.conf"],
+            &[
+                "--backend",
+                "stub",
+                "--resolv-conf",
+                "/etc/resolv.conf",
+                "--ndots",
+                "5",
+            ],
+        ] {
+            let e = with(refused).unwrap_err();
+            assert!(
+                matches!(e, Error::SystemConfigNotAsked(_)),
+                "{refused:?}: {e}"
+            );
+            assert!(e.to_string().contains("--use-system-config"), "{e}");
+        }
+        let p = with(&["--backend", "stub", "--use-system-config"]).unwrap();
+        assert_eq!(
+            p.resolver.resolv_conf.as_deref(),
+            Some(Path::new(SYSTEM_RESOLV_CONF))
+        );
+        // The machine's file with named servers: the servers decide where queries go.
+        assert!(
+            with(&[
+                "--resolv-conf",
+                "/etc/resolv.conf",
+                "--server",
+                "127.0.0.1:5353"
+            ])
+            .is_ok()
+        );
+        for conflict in [
+            &["--use-system-config", "--server", "127.0.0.1"][..],
+            &["--backend", "raw", "--use-system-config"],
+            &[
+                "--use-system-config",
+                "--resolv-conf",
+                "/nonexistent/resolv.conf",
+            ],
+            &[
+                "--backend",
+                "system",
+                "--use-system-config",
+                "--server",
+                "127.0.0.1",
+            ],
+        ] {
+            let e = with(conflict).unwrap_err().to_string();
+            assert!(
+                e.starts_with("--use-system-config cannot be used with"),
+                "{conflict:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn stub_flags_outside_stubborns_bounds_are_refused_naming_the_bound() {
+        let base = ["--server", "127.0.0.1", "--name", "a", "--count", "1"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            plan(&v).map_err(|e| e.to_string())
+        };
+        let e = with(&["--attempts", "20"]).unwrap_err();
+        assert!(e.contains("--attempts") && e.contains("1 to 10"), "{e}");
+        let e = with(&["--timeout", "5ms"]).unwrap_err();
+        assert!(e.contains("minimum of 10ms"), "{e}");
+        let e = with(&["--timeout", "31s"]).unwrap_err();
+        assert!(e.contains("maximum of 30s"), "{e}");
+        let e = with(&["--deadline", "301s"]).unwrap_err();
+        assert!(e.contains("maximum of 5m"), "{e}");
+        let e = with(&["--ndots", "16"]).unwrap_err();
+        assert!(e.contains("maximum of 15"), "{e}");
+        for ok in [
+            &["--attempts", "10"][..],
+            &["--attempts", "1"],
+            &["--timeout", "10ms"],
+            &["--timeout", "30s"],
+            &["--deadline", "300s"],
+            &["--ndots", "15"],
+        ] {
+            assert!(with(ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

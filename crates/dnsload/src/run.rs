@@ -49,6 +49,12 @@ pub async fn build_backend(plan: &Plan) -> Result<Arc<dyn Backend>> {
         )?),
         BackendKind::System => {
             let server = match r.servers.first() {
+                // A plan built in code gets the same rule as one from flags.
+                None if !r.system_config => {
+                    return Err(Error::SystemConfigNotAsked(
+                        "the system backend with no server",
+                    ));
+                }
                 None => None,
                 Some(SocketAddr::V4(v4)) => Some(*v4),
                 Some(SocketAddr::V6(v6)) => {

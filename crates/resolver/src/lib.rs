@@ -16,20 +16,26 @@
 //!   a lost packet can never become "no such host", and under the default policy not the
 //!   address of another name either (the continue policy exists to take a later search
 //!   name's answer after a failure, so it can).
-//! - **Cancellation.** A lookup is one future: no task is spawned, nothing blocks. Dropping it
-//!   closes its sockets at once and leaves nothing running.
-//! - **Strict replies.** Each attempt uses a fresh ephemeral port and a fresh random ID from a
-//!   CSPRNG; a reply is taken only from the address and port asked, with QR=1, the same ID and
-//!   the same question. Anything else is ignored and counted, and the attempt keeps waiting; a
-//!   late reply to an earlier attempt of the same lookup is still taken.
+//! - **Cancellation.** A lookup is one future, and nothing blocks. Dropping it removes its
+//!   queries and timers at once; the tasks that read the resolver's sockets belong to the
+//!   resolver and end when its last clone is dropped.
+//! - **Strict replies.** Each query gets a random ID from a CSPRNG, unique on its socket (one of
+//!   a small, bounded pool of connected sockets per server on ephemeral ports, each retired
+//!   after a bounded number of queries); a reply is taken only from the address and port asked,
+//!   with QR=1, the same ID and the same question. Anything else is ignored and counted, and
+//!   the query keeps waiting; a late reply to an earlier query of the same question is still
+//!   taken.
 //!
 //! # Retries
 //!
-//! Each candidate name gets up to [`Config::attempts`] attempts (default 5), each waiting
-//! [`Config::timeout`] (default 1 s); attempt `k` goes to server `(start + k) mod n`, starting
-//! at the healthiest server. A closed port (ICMP unreachable), SERVFAIL, REFUSED or NOTIMP
-//! moves to the next server at once; TC=1 asks the same server over TCP; FORMERR to an EDNS
-//! query asks again without EDNS.
+//! Each candidate name gets up to [`Config::attempts`] attempts (default 5) per record type,
+//! each lasting up to [`Config::timeout`] (default 1 s); attempt `k` goes to server
+//! `(start + k) mod n`, starting at the healthiest server. Inside an attempt the question is
+//! sent again when the server's retransmission timeout, learnt from its reply latencies,
+//! passes without a reply. A closed port (ICMP unreachable), SERVFAIL, REFUSED or NOTIMP moves
+//! to the next server at once; TC=1 asks the same server over TCP; FORMERR to an EDNS query
+//! asks again without EDNS. [`Resolver::lookup_ip`] asks A and AAAA with the full budget each
+//! and waits for both (unless [`LookupOptions::with_resolution_delay`] says otherwise).
 //!
 //! # Configuration
 //!
@@ -67,6 +73,9 @@
 //! # }
 //! ```
 //!
+//! The semantics in full (the search rules, the iron rule, deadlines, errors and how attempts
+//! are made) are in the repository's `docs/semantics.md`.
+//!
 //! The public interface is the list below; hickory-proto types appear only where records do.
 #![warn(missing_docs)]
 
@@ -101,3 +110,11 @@ pub use trace::{
 
 /// The hickory-proto types that appear in this crate's API: names, record types and records.
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// Query building and reply checks, shared with tools that send single queries themselves
+/// (dnsload's `raw` backend), so that every query in the workspace is built and checked by the
+/// same code. Not part of the supported API: it may change in any release.
+#[doc(hidden)]
+pub mod query {
+    pub use crate::wire::{Check, Ignored, Question, build_query, check_reply, udp_limit};
+}

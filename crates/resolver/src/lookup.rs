@@ -612,10 +612,7 @@ impl Inner {
     fn pending(&self, name: &Name, record_type: RecordType, deadline: Instant) -> Pending {
         let now = Instant::now();
         Pending {
-            question: Question {
-                name: name.clone(),
-                record_type,
-            },
+            question: Question::new(name.clone(), record_type),
             exchange: Exchange::new(record_type, self.settings, &self.servers, now, deadline),
             messages: Vec::new(),
             registrations: Vec::new(),

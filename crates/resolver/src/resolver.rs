@@ -363,7 +363,13 @@ fn parse_name(asked: &str) -> Result<Name, Error> {
             "contains whitespace or control characters".to_string(),
         ));
     }
-    let name = Name::from_utf8(asked).map_err(|e| invalid(e.to_string()))?;
+    // ASCII names skip IDNA processing (the common case, and the costly part of parsing).
+    let parsed = if asked.is_ascii() {
+        Name::from_ascii(asked)
+    } else {
+        Name::from_utf8(asked)
+    };
+    let name = parsed.map_err(|e| invalid(e.to_string()))?;
     if name.is_root() {
         return Err(invalid(
             "the root name has no addresses to look up".to_string(),

@@ -3,12 +3,15 @@
 //!
 //! Validation order: source address and port, length (at least a header; over UDP at most the
 //! payload size the query advertised), ID, QR, the question (name case-insensitively, type,
-//! class); a reply failing any check is ignored and counted, and the query keeps waiting. A truncated reply only needs a valid header and question (its body may
-//! be cut mid-record). FORMERR may come without a question, as many servers send it.
+//! class); a reply failing any check is ignored and counted, and the query keeps waiting. A
+//! truncated reply only needs a valid header and question (its body may be cut mid-record).
+//! FORMERR may come without a question, as many servers send it.
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
+#[cfg(test)]
+use hickory_proto::op::{MessageType, OpCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -19,53 +22,144 @@ const MAX_CHAIN: usize = 16;
 
 /// What one query asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Question {
+pub struct Question {
+    /// The name asked, absolute.
     pub(crate) name: Name,
+    /// The record type asked.
     pub(crate) record_type: RecordType,
+    /// [`question_key`] of the two, computed once.
+    key: u64,
 }
 
 impl Question {
-    /// A hash of the question (name case-insensitively, and type) that a reply's question
-    /// section must match: what a query that outlived its lookup keeps instead of the name.
+    /// The question `record_type` about `name` (class IN).
+    pub fn new(name: Name, record_type: RecordType) -> Question {
+        let key = question_key(&name, record_type);
+        Question {
+            name,
+            record_type,
+            key,
+        }
+    }
+
+    /// A hash of the question (name case-insensitively, type, class IN) that a reply's
+    /// question section must match: what the socket readers check before handing a datagram
+    /// to a query, and what a query that outlived its lookup keeps instead of the name.
     pub(crate) fn key(&self) -> u64 {
-        question_key(&self.name, self.record_type)
+        self.key
+    }
+
+    /// The name asked.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// The record type asked.
+    pub fn record_type(&self) -> RecordType {
+        self.record_type
     }
 }
 
-/// The hash [`Question::key`] computes, for any name and type.
-pub(crate) fn question_key(name: &Name, record_type: RecordType) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    // Fixed keys: the hash only tells our own questions apart; it is not a defence (the ID,
-    // the port and the full question check are).
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one((name, u16::from(record_type)))
+/// FNV-1a, 64 bits: fast on the few dozen bytes of a question. It only tells questions apart
+/// cheaply; it is not a defence (the ID, the port and the full question check are).
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn byte(mut self, b: u8) -> Fnv {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        self
+    }
+
+    fn bytes(self, bytes: &[u8]) -> Fnv {
+        bytes.iter().fold(self, |h, &b| h.byte(b))
+    }
 }
 
-/// The question of a reply, as its [`question_key`], if the reply has exactly one question of
-/// class IN (`None` otherwise).
+/// The key of a question: FNV-1a over its wire form (length-prefixed labels, ASCII letters
+/// lowercased, the root label, type, class IN).
+pub(crate) fn question_key(name: &Name, record_type: RecordType) -> u64 {
+    let mut h = Fnv::new();
+    for label in name.iter() {
+        // A label is at most 63 bytes.
+        h = h.byte(label.len() as u8);
+        h = label.iter().fold(h, |h, b| h.byte(b.to_ascii_lowercase()));
+    }
+    h.byte(0)
+        .bytes(&u16::from(record_type).to_be_bytes())
+        .bytes(&u16::from(DNSClass::IN).to_be_bytes())
+        .0
+}
+
+/// The key of the question section starting at `at` in `bytes`, read straight from the wire
+/// (no decoding, no allocation), and where it ends. `None` if it is cut short or its name is
+/// compressed (no server compresses the first name of a message: there is nothing before it
+/// to point to).
+fn wire_question_key(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
+    let mut h = Fnv::new();
+    loop {
+        let len = *bytes.get(at)?;
+        if len > 63 {
+            return None;
+        }
+        h = h.byte(len);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        let label = bytes.get(at..at + usize::from(len))?;
+        h = label.iter().fold(h, |h, b| h.byte(b.to_ascii_lowercase()));
+        at += usize::from(len);
+    }
+    let tail = bytes.get(at..at + 4)?;
+    Some((h.bytes(tail).0, at + 4))
+}
+
+/// What the first 12 bytes of a message say, read straight from the wire.
+#[derive(Debug, Clone, Copy)]
+struct RawHeader {
+    response: bool,
+    rcode: u8,
+    questions: u16,
+}
+
+fn raw_header(bytes: &[u8]) -> Option<RawHeader> {
+    let head = bytes.get(..12)?;
+    Some(RawHeader {
+        response: head[2] & 0x80 != 0,
+        rcode: head[3] & 0x0f,
+        questions: u16::from_be_bytes([head[4], head[5]]),
+    })
+}
+
+/// RCODE 1, FORMERR.
+const FORMERR: u8 = 1;
+
+/// The question of a reply, as its [`question_key`], if the reply has exactly one question
+/// (`None` otherwise). A question of another class than IN gets another key.
 pub(crate) fn reply_question_key(bytes: &[u8]) -> Option<u64> {
-    let mut decoder = BinDecoder::new(bytes);
-    let header = Header::read(&mut decoder).ok()?;
-    if header.counts.queries != 1 || header.metadata.message_type != MessageType::Response {
+    let header = raw_header(bytes)?;
+    if header.questions != 1 || !header.response {
         return None;
     }
-    let query = Query::read(&mut decoder).ok()?;
-    (query.query_class() == DNSClass::IN).then(|| question_key(query.name(), query.query_type()))
+    wire_question_key(bytes, 12).map(|(key, _)| key)
 }
 
 /// The cheap first check a socket's reader makes before handing a datagram to the query with
-/// its ID: a response whose question hashes to `key` (or a FORMERR without a question, which
-/// many servers send). The full check ([`check_reply`]) is the lookup's.
+/// its ID: a response whose question has `key` (or a FORMERR without a question, which many
+/// servers send). The full check ([`check_reply`]) is the lookup's.
 pub(crate) fn may_answer(bytes: &[u8], key: u64) -> bool {
     if let Some(found) = reply_question_key(bytes) {
         return found == key;
     }
-    let mut decoder = BinDecoder::new(bytes);
     matches!(
-        Header::read(&mut decoder),
-        Ok(header) if header.counts.queries == 0
-            && header.metadata.message_type == MessageType::Response
-            && header.metadata.response_code == ResponseCode::FormErr
+        raw_header(bytes),
+        Some(h) if h.response && h.questions == 0 && h.rcode == FORMERR
     )
 }
 
@@ -81,25 +175,34 @@ pub(crate) fn set_id(query: &mut [u8], id: u16) {
     }
 }
 
-/// Encodes a recursive query for `question` with `id`, with an EDNS(0) OPT record advertising
-/// `edns` bytes when given. Queries re-sent with another ID change only the first two bytes
-/// ([`set_id`]).
-pub(crate) fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
-    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = true;
-    message.add_query(Query::query(question.name.clone(), question.record_type));
-    if let Some(payload) = edns {
-        let mut opt = Edns::new();
-        opt.set_max_payload(payload).set_version(0);
-        message.set_edns(opt);
+/// Encodes a recursive query for `question` with `id` (RFC 1035 §4.1: a header with RD=1
+/// and one question), with an EDNS(0) OPT record advertising `edns` bytes when given
+/// (RFC 6891 §6.1.2: root owner, type 41, the payload size as class, version 0, no flags).
+/// Queries re-sent with another ID change only the first two bytes (`set_id`).
+pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 256 + 4 + 11);
+    out.extend_from_slice(&id.to_be_bytes());
+    // QR=0, opcode QUERY, RD=1; then QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT.
+    out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    for label in question.name.iter() {
+        // A label is at most 63 bytes, a name at most 255: `Name` guarantees both.
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
     }
-    // Encoding a message built from a valid name and type cannot fail.
-    message.to_vec().unwrap_or_default()
+    out.push(0);
+    out.extend_from_slice(&u16::from(question.record_type).to_be_bytes());
+    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    if let Some(payload) = edns {
+        out.extend_from_slice(&[0, 0, 41]);
+        out.extend_from_slice(&payload.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    }
+    out
 }
 
 /// Why a datagram was not taken as the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ignored {
+pub enum Ignored {
     /// From another address or port than the query went to.
     WrongSource,
     /// Shorter than a DNS header.
@@ -119,7 +222,7 @@ pub(crate) enum Ignored {
 
 /// The verdict on one datagram.
 #[derive(Debug, Clone)]
-pub(crate) enum Check {
+pub enum Check {
     /// Not the reply: ignore it, keep waiting.
     Ignore(Ignored),
     /// TC=1 with a valid header and question: ask again over TCP.
@@ -130,13 +233,13 @@ pub(crate) enum Check {
 
 /// The longest UDP reply to a query that advertised `edns` (RFC 6891 §6.2.5; 512 bytes
 /// without EDNS, RFC 1035 §2.3.4).
-pub(crate) fn udp_limit(edns: Option<u16>) -> usize {
+pub fn udp_limit(edns: Option<u16>) -> usize {
     usize::from(edns.unwrap_or(512).max(512))
 }
 
 /// Checks a datagram from `from` against the query (`id`, `question`) sent to `server`;
 /// `limit` is the longest reply the transport allows ([`udp_limit`] over UDP).
-pub(crate) fn check_reply(
+pub fn check_reply(
     bytes: &[u8],
     from: SocketAddr,
     server: SocketAddr,
@@ -150,35 +253,46 @@ pub(crate) fn check_reply(
     if bytes.len() > limit {
         return Check::Ignore(Ignored::Oversized);
     }
-    let mut decoder = BinDecoder::new(bytes);
-    let Ok(header) = Header::read(&mut decoder) else {
+    let Some(header) = raw_header(bytes) else {
         return Check::Ignore(Ignored::TooShort);
     };
-    if header.metadata.id != id {
+    if message_id(bytes) != Some(id) {
         return Check::Ignore(Ignored::WrongId);
     }
-    if header.metadata.message_type != MessageType::Response {
+    if !header.response {
         return Check::Ignore(Ignored::NotResponse);
     }
-    let formerr = header.metadata.response_code == ResponseCode::FormErr;
-    match header.counts.queries {
-        0 if formerr => {}
-        1 => match Query::read(&mut decoder) {
-            Ok(q)
-                if q.name() == &question.name
-                    && q.query_type() == question.record_type
-                    && q.query_class() == DNSClass::IN => {}
-            _ => return Check::Ignore(Ignored::WrongQuestion),
-        },
+    // The question, from the wire first (cheap), then exactly once the message is parsed.
+    match header.questions {
+        0 if header.rcode == FORMERR => {}
+        1 if wire_question_key(bytes, 12).map(|(key, _)| key) == Some(question.key) => {}
         _ => return Check::Ignore(Ignored::WrongQuestion),
     }
-    if header.metadata.truncation {
-        return Check::Truncated;
+    let truncated = bytes[2] & 0x02 != 0;
+    if truncated {
+        // The body may be cut mid-record: only the question needs to parse.
+        let mut decoder = BinDecoder::new(&bytes[12..]);
+        return match Query::read(&mut decoder) {
+            Ok(q) if same_question(&q, question) => Check::Truncated,
+            _ => Check::Ignore(Ignored::WrongQuestion),
+        };
     }
-    match Message::from_vec(bytes) {
-        Ok(message) => Check::Accept(Box::new(message)),
-        Err(_) => Check::Ignore(Ignored::Unparsable),
+    let Ok(message) = Message::from_vec(bytes) else {
+        return Check::Ignore(Ignored::Unparsable);
+    };
+    match message.queries.as_slice() {
+        [] => {}
+        [q] if same_question(q, question) => {}
+        _ => return Check::Ignore(Ignored::WrongQuestion),
     }
+    Check::Accept(Box::new(message))
+}
+
+/// Whether `q` asks `question` (name case-insensitively, type, class IN).
+fn same_question(q: &Query, question: &Question) -> bool {
+    q.name() == &question.name
+        && q.query_type() == question.record_type
+        && q.query_class() == DNSClass::IN
 }
 
 /// The records of an answer.
@@ -282,10 +396,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn q(name: &str, t: RecordType) -> Question {
-        Question {
-            name: Name::from_ascii(name).unwrap(),
-            record_type: t,
-        }
+        Question::new(Name::from_ascii(name).unwrap(), t)
     }
 
     fn server() -> SocketAddr {

@@ -2,7 +2,9 @@
 //!
 //! Each lookup opens a fresh UDP socket (a fresh ephemeral port, as a resolver would), sized
 //! with socket2, sends one query with a random ID and waits `--timeout` for a reply from that
-//! server with the same ID and question; anything else is ignored. No reply is `timeout`: a
+//! server with the same ID and question; anything else is ignored. The query is built and the
+//! reply checked by stubborn's own wire code (`stubborn::query`), so raw and stub agree on
+//! what counts as the reply. No reply is `timeout`: a
 //! lost query or a lost reply. Servers are used in turn, and loss-run lengths are kept per
 //! server, so bursts can be told from independent loss.
 
@@ -11,10 +13,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use serde_json::json;
 use socket2::{Domain, Protocol, Socket, Type};
+use stubborn::query::{Check, Question, build_query, check_reply, udp_limit};
 use tokio::net::UdpSocket;
 
 use super::loss::LossRuns;
@@ -99,22 +102,17 @@ impl RawBackend {
         let start = Instant::now();
         let fail =
             |class: Class, detail: String| Outcome::new(class, start.elapsed()).with_detail(detail);
-        let qname = match Name::from_utf8(name) {
+        let question = match Name::from_utf8(name) {
             Ok(mut n) => {
                 n.set_fqdn(true);
-                n
+                Question::new(n, self.record_type)
             }
             Err(e) => return fail(Class::Error, format!("bad name: {e}")),
         };
-        let query = Query::query(qname.clone(), self.record_type);
-        let mut msg = Message::query();
-        msg.metadata.recursion_desired = true;
-        msg.add_query(query.clone());
-        let id = msg.metadata.id;
-        let bytes = match msg.to_vec() {
-            Ok(b) => b,
-            Err(e) => return fail(Class::Error, format!("cannot encode query: {e}")),
-        };
+        // The query and the reply checks are stubborn's own: a random ID, RD=1, no EDNS (one
+        // plain question, as a load tool's single query should be).
+        let id: u16 = rand::random();
+        let bytes = build_query(id, &question, None);
         let sock = match self.socket(target.addr) {
             Ok(s) => s,
             Err(e) => return fail(Class::Error, format!("socket: {e}")),
@@ -125,7 +123,8 @@ impl RawBackend {
         let deadline = tokio::time::Instant::from_std(start + self.timeout);
         let mut buf = vec![0u8; 4096];
         loop {
-            let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+            let (n, from) = match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
+            {
                 Err(_) => {
                     return fail(
                         Class::Timeout,
@@ -139,24 +138,24 @@ impl RawBackend {
                     );
                 }
                 Ok(Err(e)) => return fail(Class::Error, format!("recv from {}: {e}", target.addr)),
-                Ok(Ok(n)) => n,
+                Ok(Ok(got)) => got,
             };
-            let Ok(reply) = Message::from_vec(&buf[..n]) else {
-                self.ignored.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            // Name equality in hickory ignores ASCII case, as DNS does.
-            let same_question = reply.queries.len() == 1
-                && reply.queries[0].query_type() == query.query_type()
-                && reply.queries[0].name() == &qname;
-            if reply.metadata.id != id
-                || reply.metadata.message_type != hickory_proto::op::MessageType::Response
-                || !same_question
-            {
-                self.ignored.fetch_add(1, Ordering::Relaxed);
-                continue;
+            // Source address and port, ID, QR and the question (name case-insensitively, type,
+            // class): anything else is not the reply, and the wait goes on.
+            match check_reply(&buf[..n], from, target.addr, id, &question, udp_limit(None)) {
+                Check::Ignore(_) => {
+                    self.ignored.fetch_add(1, Ordering::Relaxed);
+                }
+                Check::Truncated => {
+                    return fail(
+                        Class::Error,
+                        "truncated reply (TC=1); raw does not retry over TCP".into(),
+                    );
+                }
+                Check::Accept(reply) => {
+                    return classify(&reply, self.record_type, start.elapsed());
+                }
             }
-            return classify(&reply, self.record_type, start.elapsed());
         }
     }
 }
@@ -171,10 +170,7 @@ fn classify(reply: &Message, rt: RecordType, elapsed: Duration) -> Outcome {
                 .iter()
                 .filter(|r| r.record_type() == rt)
                 .collect();
-            if reply.metadata.truncation && answers.is_empty() {
-                out.class = Class::Error;
-                out.detail = Some("truncated reply (TC=1); raw does not retry over TCP".into());
-            } else if answers.is_empty() {
+            if answers.is_empty() {
                 out.class = Class::Nodata;
             } else {
                 out.answer_name = Some(answers[0].name.to_string());

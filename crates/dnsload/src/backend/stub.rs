@@ -19,6 +19,26 @@ use crate::plan::Plan;
 /// Slack past the resolver's own deadline before dnsload calls a lookup `hung`.
 const SLACK: Duration = Duration::from_secs(2);
 
+/// stubborn's bounds for the settings dnsload passes it, as its `Config` setters document them
+/// (`with_attempts`, `with_timeout`, `with_deadline`, `with_ndots`). The setters clamp a value
+/// outside them, so a run would measure something else than its flags say: dnsload refuses
+/// such flags instead. A test checks these against stubborn's own clamping.
+pub(crate) mod bounds {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// Attempts per candidate name.
+    pub(crate) const ATTEMPTS: RangeInclusive<u32> = 1..=10;
+    /// Per-attempt timeout.
+    pub(crate) const TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(10)..=Duration::from_secs(30);
+    /// Overall deadline of one lookup.
+    pub(crate) const DEADLINE: RangeInclusive<Duration> =
+        Duration::from_millis(10)..=Duration::from_secs(300);
+    /// Largest `ndots`.
+    pub(crate) const MAX_NDOTS: u8 = 15;
+}
+
 /// Lookups through stubborn.
 #[derive(Debug, Clone)]
 pub struct StubBackend {
@@ -49,6 +69,17 @@ impl StubBackend {
     /// The configuration a plan asks for: the file if given, then every flag over it.
     pub fn config_from_plan(plan: &Plan) -> Result<Config> {
         let r = &plan.resolver;
+        // A plan built in code gets the same rule as one from flags.
+        if r.servers.is_empty()
+            && !r.system_config
+            && r.resolv_conf
+                .as_deref()
+                .is_none_or(crate::plan::is_system_resolv_conf)
+        {
+            return Err(Error::SystemConfigNotAsked(
+                "the stub backend with no server",
+            ));
+        }
         let mut config = match &r.resolv_conf {
             Some(path) => Config::from_resolv_conf(path).map_err(Error::Resolver)?,
             None => Config::new(r.servers.clone()),
@@ -149,5 +180,41 @@ impl Backend for StubBackend {
             },
             "servers": stats,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// dnsload's copy of the bounds is stubborn's: probing its setters' clamping finds the same.
+    #[test]
+    fn bounds_are_stubborns() {
+        let c = || Config::new(Vec::new());
+        assert_eq!(
+            u32::from(c().with_attempts(0).attempts()),
+            *bounds::ATTEMPTS.start()
+        );
+        assert_eq!(
+            u32::from(c().with_attempts(u8::MAX).attempts()),
+            *bounds::ATTEMPTS.end()
+        );
+        assert_eq!(
+            c().with_timeout(Duration::ZERO).timeout(),
+            *bounds::TIMEOUT.start()
+        );
+        assert_eq!(
+            c().with_timeout(Duration::MAX).timeout(),
+            *bounds::TIMEOUT.end()
+        );
+        assert_eq!(
+            c().with_deadline(Duration::ZERO).deadline(),
+            *bounds::DEADLINE.start()
+        );
+        assert_eq!(
+            c().with_deadline(Duration::MAX).deadline(),
+            *bounds::DEADLINE.end()
+        );
+        assert_eq!(c().with_ndots(u8::MAX).ndots(), bounds::MAX_NDOTS);
     }
 }

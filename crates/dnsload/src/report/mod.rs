@@ -1,25 +1,37 @@
 //! `dnsload report`: merge events, summaries and histogram logs from many hosts.
 //!
 //! Basic algorithm:
-//! - Each file is recognised by content: an HdrHistogram interval log (`#[` header lines), a
-//!   summary (one JSON object with `"kind": "summary"`) or events (JSON lines, `"kind": "event"`).
+//! - Every file is read as a stream, one bounded line at a time ([`input`]), and recognised by
+//!   its first line: an HdrHistogram interval log (`#[` header lines), a pretty-printed summary
+//!   (`{` alone), or JSON lines (events and one-line summaries, among whatever else a log
+//!   pipeline adds). Nothing is kept per line: memory grows with hosts, runs and time buckets,
+//!   not with the size of the input.
 //! - Per host: counts per class from its summaries (exact), or from its events when no summary
 //!   was given (failures only). Hosts are ranked by failure rate, then failure count.
-//! - Errors over time: failure events in fixed-width buckets of wall-clock time.
+//! - Host by time: failure events counted per host per time bucket ([`grid`]), drawn as a heat
+//!   map with the hosts in ranked order; the same counts summed over hosts give errors over
+//!   time.
 //! - Latency: every interval histogram is added into one merged histogram (and one per host):
 //!   HdrHistograms merge exactly, so the merged count is the sum of the parts.
 //! - Signatures: an `nxdomain` or `wrong_name` event whose elapsed time is at least ~one
-//!   per-attempt timeout of its run came after a timeout: the war story.
+//!   per-attempt timeout of its run came after a timeout: the war story. A run's timeout is in
+//!   its summary, which may come after its events (a pod's log ends with it), so such events
+//!   are kept (up to [`MAX_CANDIDATES`]) until every file is read.
 
+mod grid;
+mod input;
 mod svg;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub use grid::{HostTime, HostTimeRow};
 
 use crate::class::Class;
 use crate::cli::ReportArgs;
@@ -27,19 +39,19 @@ use crate::error::{Error, Result};
 use crate::hlog;
 use crate::recorder::latency_of;
 use crate::records::{ClassCounts, Event, Latency, Summary};
+use grid::Grid;
+use input::{Line, for_each_line};
 
 /// Per-attempt timeout assumed for events whose run summary was not given.
 const DEFAULT_TIMEOUT_MS: f64 = 1000.0;
-
-/// What was read from the input files.
-#[derive(Default)]
-struct Inputs {
-    summaries: Vec<Summary>,
-    events: Vec<Event>,
-    intervals: Vec<hlog::Interval>,
-    files: usize,
-    skipped_lines: u64,
-}
+/// Most `nxdomain`/`wrong_name` events kept while waiting for their runs' summaries.
+pub const MAX_CANDIDATES: usize = 50_000;
+/// Largest pretty-printed summary read (a real one is a few KiB).
+const MAX_SUMMARY_BYTES: usize = 16 << 20;
+/// Signatures listed in the text (`--json` lists all).
+const SIGNATURES_SHOWN: usize = 20;
+/// Hosts shown in the text's picture of failures over time.
+const HOSTS_SHOWN: usize = 30;
 
 /// One host in the merged report.
 #[derive(Debug, Clone, Serialize)]
@@ -98,16 +110,18 @@ pub struct Signature {
 pub struct MergedReport {
     /// Files read.
     pub files: usize,
-    /// Lines in JSON-lines files that held no dnsload record (log-pipeline noise), skipped.
+    /// Lines that held no dnsload record (log-pipeline noise, or longer than 1 MiB), skipped.
     pub skipped_lines: u64,
     /// Runs seen (distinct run ids).
     pub runs: usize,
     /// Hosts, ranked: most failing first.
     pub hosts: Vec<HostRow>,
-    /// Width of the time buckets, seconds.
+    /// Width of the time buckets of `over_time`, seconds.
     pub bucket_s: f64,
-    /// Failures over time.
+    /// Failures over time, all hosts together (buckets with failures only).
     pub over_time: Vec<Bucket>,
+    /// Failures per host per time column, hosts in ranked order: the heat map.
+    pub host_time: HostTime,
     /// Histogram intervals merged.
     pub intervals: usize,
     /// Lookups in the merged histogram (equals the sum over the intervals).
@@ -117,6 +131,8 @@ pub struct MergedReport {
     pub latency_ms: Option<Latency>,
     /// NXDOMAIN/wrong-name answers that came after a timeout.
     pub signatures: Vec<Signature>,
+    /// `nxdomain`/`wrong_name` events beyond [`MAX_CANDIDATES`], not examined as signatures.
+    pub signatures_unexamined: u64,
     /// Merged latency histogram (microseconds), for the picture.
     #[serde(skip)]
     pub histogram: Option<Histogram<u64>>,
@@ -127,11 +143,18 @@ pub struct MergedReport {
 
 /// Runs `dnsload report`: reads, merges, prints, and draws if asked.
 pub fn report(args: &ReportArgs) -> Result<MergedReport> {
-    let mut inputs = Inputs::default();
+    let bucket_ms = match args.bucket {
+        Some(b) if b.as_millis() == 0 => {
+            return Err(Error::flag("--bucket", "must be at least 1ms"));
+        }
+        Some(b) => Some(u64::try_from(b.as_millis()).unwrap_or(u64::MAX)),
+        None => None,
+    };
+    let mut merger = Merger::new(bucket_ms);
     for path in &args.files {
-        read_file(path, &mut inputs)?;
+        merger.read_file(path)?;
     }
-    let merged = merge(inputs, args.bucket)?;
+    let merged = merger.finish()?;
     let mut out = std::io::stdout();
     let text = if args.json {
         serde_json::to_string_pretty(&merged)
@@ -158,84 +181,239 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-fn read_file(path: &Path, inputs: &mut Inputs) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file("cannot read", path, e))?;
-    inputs.files += 1;
-    let text = String::from_utf8_lossy(&bytes);
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty());
-    let Some(first) = first else {
-        return Ok(()); // an empty events file: a run without failures
-    };
-    if first.starts_with('#') || first.starts_with("\"StartTimestamp\"") {
-        let intervals = hlog::read(&bytes).map_err(|e| bad(path, e))?;
-        inputs.intervals.extend(intervals);
-        return Ok(());
+/// An `nxdomain`/`wrong_name` event, until its run's timeout is known.
+struct Candidate {
+    host: String,
+    name: String,
+    class: Class,
+    elapsed_ms: f64,
+    run_id: String,
+    start: String,
+    start_unix_ms: u64,
+}
+
+/// Just enough of a JSON line to tell what record it is.
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Everything merged so far.
+struct Merger {
+    files: usize,
+    skipped_lines: u64,
+    runs: BTreeSet<String>,
+    from_summary: BTreeMap<String, (u64, ClassCounts)>,
+    from_events: BTreeMap<String, ClassCounts>,
+    timeouts: HashMap<String, f64>,
+    attempts: HashMap<String, u64>,
+    merged_h: Histogram<u64>,
+    per_host_h: BTreeMap<String, Histogram<u64>>,
+    intervals: usize,
+    parts_sum: u64,
+    grid: Grid,
+    candidates: Vec<Candidate>,
+    unexamined: u64,
+}
+
+impl Merger {
+    fn new(bucket_ms: Option<u64>) -> Self {
+        Merger {
+            files: 0,
+            skipped_lines: 0,
+            runs: BTreeSet::new(),
+            from_summary: BTreeMap::new(),
+            from_events: BTreeMap::new(),
+            timeouts: HashMap::new(),
+            attempts: HashMap::new(),
+            merged_h: hlog::new_histogram(),
+            per_host_h: BTreeMap::new(),
+            intervals: 0,
+            parts_sum: 0,
+            grid: Grid::new(bucket_ms),
+            candidates: Vec::new(),
+            unexamined: 0,
+        }
     }
-    if first == "{" {
-        // A pretty-printed summary (`--summary-json`).
-        let summary: Summary = serde_json::from_str(&text)
-            .map_err(|e| bad(path, format!("not a dnsload summary: {e}")))?;
-        return add_summary(path, summary, inputs);
+
+    fn read_file(&mut self, path: &Path) -> Result<()> {
+        let file = std::fs::File::open(path).map_err(|e| Error::file("cannot read", path, e))?;
+        self.files += 1;
+        self.read(BufReader::with_capacity(1 << 16, file), path)
     }
-    // One JSON object per line: events, or a one-line summary. Logs collected from a cluster
-    // carry other lines too (a pod's own errors, `kubectl logs --timestamps` or `stern`
-    // prefixes): a record is read from the first `{` of its line, and a line that holds no
-    // dnsload record is skipped and counted. A line that claims to be a record but does not
-    // fit the schema is an error: it is a damaged record, not noise.
-    for (i, line) in text.lines().enumerate() {
+
+    /// Reads one input, recognised by its first non-empty line.
+    fn read<R: Read>(&mut self, reader: BufReader<R>, path: &Path) -> Result<()> {
+        enum Mode {
+            Unknown,
+            Hlog(hlog::IntervalReader),
+            Pretty(Vec<u8>),
+            Lines,
+        }
+        let mut mode = Mode::Unknown;
+        for_each_line(reader, path, |number, line| {
+            let text = match line {
+                Line::TooLong => {
+                    return match mode {
+                        Mode::Hlog(_) | Mode::Pretty(_) => Err(bad(
+                            path,
+                            format!("line {number} is longer than {} bytes", input::MAX_LINE),
+                        )),
+                        Mode::Unknown | Mode::Lines => {
+                            self.skipped_lines += 1;
+                            mode = Mode::Lines;
+                            Ok(())
+                        }
+                    };
+                }
+                Line::Text(t) => t,
+            };
+            if let Mode::Unknown = mode {
+                let first = String::from_utf8_lossy(text);
+                let first = first.trim();
+                if first.is_empty() {
+                    return Ok(());
+                }
+                mode = if first.starts_with('#') || first.starts_with("\"StartTimestamp\"") {
+                    Mode::Hlog(hlog::IntervalReader::default())
+                } else if first == "{" {
+                    Mode::Pretty(Vec::new())
+                } else {
+                    Mode::Lines
+                };
+            }
+            match &mut mode {
+                Mode::Unknown => Ok(()),
+                Mode::Hlog(reader) => {
+                    if text.iter().all(u8::is_ascii_whitespace) {
+                        return Ok(());
+                    }
+                    match reader.line(text) {
+                        Ok(Some(interval)) => self.add_interval(interval),
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(bad(path, format!("line {number}: {e}"))),
+                    }
+                }
+                Mode::Pretty(buf) => {
+                    if buf.len() + text.len() > MAX_SUMMARY_BYTES {
+                        return Err(bad(
+                            path,
+                            format!("not a dnsload summary: larger than {MAX_SUMMARY_BYTES} bytes"),
+                        ));
+                    }
+                    buf.extend_from_slice(text);
+                    buf.push(b'\n');
+                    Ok(())
+                }
+                Mode::Lines => self.json_line(path, number, text),
+            }
+        })?;
+        if let Mode::Pretty(buf) = mode {
+            let summary: Summary = serde_json::from_slice(&buf)
+                .map_err(|e| bad(path, format!("not a dnsload summary: {e}")))?;
+            self.add_summary(path, summary)?;
+        }
+        Ok(())
+    }
+
+    /// One line of a JSON-lines input. Logs collected from a cluster carry other lines too (a
+    /// pod's own errors, `kubectl logs --timestamps` or `stern` prefixes): a record is read
+    /// from the first `{` of its line, and a line that holds no dnsload record is skipped and
+    /// counted. A line that claims to be a record but does not fit the schema is an error: it
+    /// is a damaged record, not noise.
+    fn json_line(&mut self, path: &Path, number: u64, text: &[u8]) -> Result<()> {
+        let line = String::from_utf8_lossy(text);
         let line = line.trim();
         if line.is_empty() {
-            continue;
+            return Ok(());
         }
-        let Some(value) = line
-            .find('{')
-            .and_then(|at| serde_json::from_str::<serde_json::Value>(&line[at..]).ok())
-        else {
-            inputs.skipped_lines += 1;
-            continue;
+        let Some(json) = line.find('{').map(|at| &line[at..]) else {
+            self.skipped_lines += 1;
+            return Ok(());
         };
-        match value.get("kind").and_then(|k| k.as_str()) {
+        let kind = match serde_json::from_str::<Kind<'_>>(json) {
+            Ok(k) => k.kind,
+            Err(_) => {
+                self.skipped_lines += 1;
+                return Ok(());
+            }
+        };
+        match kind.as_deref() {
             Some("event") => {
-                let event: Event = serde_json::from_value(value)
-                    .map_err(|e| bad(path, format!("line {}: not a dnsload event: {e}", i + 1)))?;
-                inputs.events.push(event);
+                let event: Event = serde_json::from_str(json)
+                    .map_err(|e| bad(path, format!("line {number}: not a dnsload event: {e}")))?;
+                self.add_event(event)
             }
             Some("summary") => {
-                let summary: Summary = serde_json::from_value(value).map_err(|e| {
-                    bad(path, format!("line {}: not a dnsload summary: {e}", i + 1))
-                })?;
-                add_summary(path, summary, inputs)?;
+                let summary: Summary = serde_json::from_str(json)
+                    .map_err(|e| bad(path, format!("line {number}: not a dnsload summary: {e}")))?;
+                self.add_summary(path, summary)
             }
-            _ => inputs.skipped_lines += 1,
+            _ => {
+                self.skipped_lines += 1;
+                Ok(())
+            }
         }
     }
-    Ok(())
-}
 
-fn add_summary(path: &Path, s: Summary, inputs: &mut Inputs) -> Result<()> {
-    let total = s.classes.checked_total();
-    if total != Some(s.queries) {
-        let sum = total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string());
-        return Err(bad(
-            path,
-            format!(
-                "summary of run {} is inconsistent: classes sum to {sum}, queries {}",
-                s.run_id, s.queries
-            ),
-        ));
+    fn add_event(&mut self, e: Event) -> Result<()> {
+        if !self.runs.contains(&e.run_id) {
+            self.runs.insert(e.run_id.clone());
+        }
+        match self.from_events.get_mut(&e.host) {
+            Some(c) => c.add(e.class, 1),
+            None => self
+                .from_events
+                .entry(e.host.clone())
+                .or_default()
+                .add(e.class, 1),
+        }
+        if e.class.is_failure() {
+            self.grid
+                .add(&e.host, e.start_unix_ms, e.class)
+                .map_err(|too_many| {
+                    Error::flag(
+                        "--bucket",
+                        format!(
+                            "the failures span {}, more than {} buckets of that width: choose a wider bucket",
+                            humantime::format_duration(Duration::from_millis(too_many.span_ms)),
+                            grid::MAX_FIXED
+                        ),
+                    )
+                })?;
+        }
+        if matches!(e.class, Class::Nxdomain | Class::WrongName) {
+            if self.candidates.len() < MAX_CANDIDATES {
+                self.candidates.push(Candidate {
+                    host: e.host,
+                    name: e.name,
+                    class: e.class,
+                    elapsed_ms: e.elapsed_ms,
+                    run_id: e.run_id,
+                    start: e.start,
+                    start_unix_ms: e.start_unix_ms,
+                });
+            } else {
+                self.unexamined += 1;
+            }
+        }
+        Ok(())
     }
-    inputs.summaries.push(s);
-    Ok(())
-}
 
-fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
-    let mut runs: BTreeSet<&str> = BTreeSet::new();
-    let mut from_summary: BTreeMap<String, (u64, ClassCounts)> = BTreeMap::new();
-    let mut timeouts: BTreeMap<&str, f64> = BTreeMap::new();
-    let mut attempts: BTreeMap<&str, u64> = BTreeMap::new();
-    for s in &inputs.summaries {
-        runs.insert(&s.run_id);
-        let e = from_summary.entry(s.host.clone()).or_default();
+    fn add_summary(&mut self, path: &Path, s: Summary) -> Result<()> {
+        let total = s.classes.checked_total();
+        if total != Some(s.queries) {
+            let sum = total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string());
+            return Err(bad(
+                path,
+                format!(
+                    "summary of run {} is inconsistent: classes sum to {sum}, queries {}",
+                    s.run_id, s.queries
+                ),
+            ));
+        }
+        let e = self.from_summary.entry(s.host.clone()).or_default();
         e.0 = e.0.saturating_add(s.queries);
         for c in Class::ALL {
             e.1.add(c, s.classes.get(c));
@@ -255,7 +433,7 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
                     .map(|secs| secs * 1e3)
             });
         if let Some(t) = t {
-            timeouts.insert(&s.run_id, t);
+            self.timeouts.insert(s.run_id.clone(), t);
         }
         let a = s
             .resolver
@@ -272,152 +450,137 @@ fn merge(inputs: Inputs, bucket: Option<Duration>) -> Result<MergedReport> {
                     .and_then(|v| v.as_u64())
             });
         if let Some(a) = a {
-            attempts.insert(&s.run_id, a);
+            self.attempts.insert(s.run_id.clone(), a);
         }
-    }
-    let mut from_events: BTreeMap<String, ClassCounts> = BTreeMap::new();
-    for e in &inputs.events {
-        runs.insert(&e.run_id);
-        from_events
-            .entry(e.host.clone())
-            .or_default()
-            .add(e.class, 1);
+        self.runs.insert(s.run_id);
+        Ok(())
     }
 
-    // Histograms: merged and per host (tag).
-    let mut merged_h = hlog::new_histogram();
-    let mut per_host: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    let mut parts_sum = 0u64;
-    for i in &inputs.intervals {
-        parts_sum = parts_sum.saturating_add(i.histogram.len());
-        merged_h.add(&i.histogram).map_err(|e| {
+    fn add_interval(&mut self, i: hlog::Interval) -> Result<()> {
+        let merge_error = |e| {
             Error::io(
                 "merging histograms",
                 std::io::Error::other(format!("{e:?}")),
             )
-        })?;
-        let host = i.tag.clone().unwrap_or_else(|| "untagged".into());
-        let h = per_host.entry(host).or_insert_with(hlog::new_histogram);
-        h.add(&i.histogram).map_err(|e| {
-            Error::io(
-                "merging histograms",
-                std::io::Error::other(format!("{e:?}")),
-            )
-        })?;
+        };
+        self.intervals += 1;
+        self.parts_sum = self.parts_sum.saturating_add(i.histogram.len());
+        self.merged_h.add(&i.histogram).map_err(merge_error)?;
+        let host = i.tag.unwrap_or_else(|| "untagged".into());
+        let h = self
+            .per_host_h
+            .entry(host)
+            .or_insert_with(hlog::new_histogram);
+        h.add(&i.histogram).map_err(merge_error)
     }
 
-    let mut hosts: Vec<HostRow> = from_summary
-        .keys()
-        .chain(from_events.keys())
-        .chain(per_host.keys())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|host| {
-            let (queries, classes) = match from_summary.get(host) {
-                Some((q, c)) => (Some(*q), *c),
-                None => (None, from_events.get(host).copied().unwrap_or_default()),
-            };
-            let failures = classes.failures();
-            HostRow {
-                host: host.clone(),
-                queries,
-                classes,
-                failures,
-                failure_rate: queries
-                    .filter(|q| *q > 0)
-                    .map(|q| failures as f64 / q as f64),
-                latency_ms: per_host.get(&hlog::tag_for(host)).map(latency_of),
-            }
-        })
-        .collect();
-    hosts.sort_by(|a, b| {
-        let ra = a.failure_rate.unwrap_or(0.0);
-        let rb = b.failure_rate.unwrap_or(0.0);
-        rb.total_cmp(&ra)
-            .then(b.failures.cmp(&a.failures))
-            .then(a.host.cmp(&b.host))
-    });
-
-    // Errors over time.
-    let failures: Vec<&Event> = inputs
-        .events
-        .iter()
-        .filter(|e| e.class.is_failure())
-        .collect();
-    let (lo, hi) = failures
-        .iter()
-        .map(|e| e.start_unix_ms)
-        .fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
-    let width_ms = match bucket {
-        Some(b) if !b.is_zero() => b.as_millis() as u64,
-        Some(_) => return Err(Error::flag("--bucket", "must be more than zero")),
-        None => auto_bucket_ms(hi.saturating_sub(lo)),
-    };
-    let mut buckets: BTreeMap<u64, ClassCounts> = BTreeMap::new();
-    for e in &failures {
-        let b = e.start_unix_ms / width_ms * width_ms;
-        buckets.entry(b).or_default().add(e.class, 1);
-    }
-    let over_time = buckets
-        .into_iter()
-        .map(|(start, classes)| Bucket {
-            start_unix_ms: start,
-            start: crate::recorder::rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(start)),
-            classes,
-        })
-        .collect();
-
-    // Signatures.
-    let mut signatures: Vec<Signature> = inputs
-        .events
-        .iter()
-        .filter(|e| matches!(e.class, Class::Nxdomain | Class::WrongName))
-        .filter_map(|e| {
-            let timeout_ms = timeouts
-                .get(e.run_id.as_str())
-                .copied()
-                .unwrap_or(DEFAULT_TIMEOUT_MS);
-            (e.elapsed_ms >= 0.9 * timeout_ms).then(|| Signature {
-                host: e.host.clone(),
-                name: e.name.clone(),
-                class: e.class,
-                elapsed_ms: e.elapsed_ms,
-                timeout_ms,
-                timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
-                attempts: attempts.get(e.run_id.as_str()).copied(),
-                start: e.start.clone(),
+    fn finish(self) -> Result<MergedReport> {
+        let Merger {
+            files,
+            skipped_lines,
+            runs,
+            from_summary,
+            from_events,
+            timeouts,
+            attempts,
+            merged_h,
+            per_host_h,
+            intervals,
+            parts_sum,
+            grid,
+            candidates,
+            unexamined,
+        } = self;
+        let mut hosts: Vec<HostRow> = from_summary
+            .keys()
+            .chain(from_events.keys())
+            .chain(per_host_h.keys())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|host| {
+                let (queries, classes) = match from_summary.get(host) {
+                    Some((q, c)) => (Some(*q), *c),
+                    None => (None, from_events.get(host).copied().unwrap_or_default()),
+                };
+                let failures = classes.failures();
+                HostRow {
+                    host: host.clone(),
+                    queries,
+                    classes,
+                    failures,
+                    failure_rate: queries
+                        .filter(|q| *q > 0)
+                        .map(|q| failures as f64 / q as f64),
+                    latency_ms: per_host_h.get(&hlog::tag_for(host)).map(latency_of),
+                }
             })
+            .collect();
+        hosts.sort_by(|a, b| {
+            let ra = a.failure_rate.unwrap_or(0.0);
+            let rb = b.failure_rate.unwrap_or(0.0);
+            rb.total_cmp(&ra)
+                .then(b.failures.cmp(&a.failures))
+                .then(a.host.cmp(&b.host))
+        });
+
+        let (width_ms, buckets) = grid.over_time();
+        let over_time = buckets
+            .into_iter()
+            .map(|(start, classes)| Bucket {
+                start_unix_ms: start,
+                start: crate::recorder::rfc3339(
+                    std::time::UNIX_EPOCH + Duration::from_millis(start),
+                ),
+                classes,
+            })
+            .collect();
+        let ranking: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
+        let host_time = grid.host_time(&ranking);
+
+        let mut signatures: Vec<(u64, Signature)> = candidates
+            .into_iter()
+            .filter_map(|e| {
+                let timeout_ms = timeouts
+                    .get(e.run_id.as_str())
+                    .copied()
+                    .unwrap_or(DEFAULT_TIMEOUT_MS);
+                (e.elapsed_ms >= 0.9 * timeout_ms).then(|| {
+                    let signature = Signature {
+                        timeouts: (e.elapsed_ms / timeout_ms).round() as u64,
+                        attempts: attempts.get(e.run_id.as_str()).copied(),
+                        host: e.host,
+                        name: e.name,
+                        class: e.class,
+                        elapsed_ms: e.elapsed_ms,
+                        timeout_ms,
+                        start: e.start,
+                    };
+                    (e.start_unix_ms, signature)
+                })
+            })
+            .collect();
+        signatures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.start.cmp(&b.1.start)));
+
+        let merged_count = merged_h.len();
+        debug_assert_eq!(merged_count, parts_sum);
+        let has_h = intervals > 0;
+        Ok(MergedReport {
+            files,
+            skipped_lines,
+            runs: runs.len(),
+            hosts,
+            bucket_s: width_ms as f64 / 1e3,
+            over_time,
+            host_time,
+            intervals,
+            merged_count,
+            latency_ms: has_h.then(|| latency_of(&merged_h)),
+            signatures: signatures.into_iter().map(|(_, s)| s).collect(),
+            signatures_unexamined: unexamined,
+            histogram: has_h.then_some(merged_h),
+            host_histograms: per_host_h,
         })
-        .collect();
-    signatures.sort_by(|a, b| a.start.cmp(&b.start));
-
-    let merged_count = merged_h.len();
-    debug_assert_eq!(merged_count, parts_sum);
-    let has_h = !inputs.intervals.is_empty();
-    Ok(MergedReport {
-        files: inputs.files,
-        skipped_lines: inputs.skipped_lines,
-        runs: runs.len(),
-        hosts,
-        bucket_s: width_ms as f64 / 1e3,
-        over_time,
-        intervals: inputs.intervals.len(),
-        merged_count,
-        latency_ms: has_h.then(|| latency_of(&merged_h)),
-        signatures,
-        histogram: has_h.then_some(merged_h),
-        host_histograms: per_host,
-    })
-}
-
-/// A bucket width giving about 20 buckets, rounded to a readable unit.
-fn auto_bucket_ms(span_ms: u64) -> u64 {
-    const STEPS: [u64; 12] = [
-        1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 21_600_000,
-        43_200_000, 86_400_000,
-    ];
-    let want = span_ms / 20;
-    STEPS.into_iter().find(|s| *s >= want).unwrap_or(86_400_000)
+    }
 }
 
 fn render_text(m: &MergedReport) -> String {
@@ -454,7 +617,7 @@ fn render_text(m: &MergedReport) -> String {
     let hw = m
         .hosts
         .iter()
-        .map(|h| h.host.len())
+        .map(|h| h.host.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -477,10 +640,11 @@ fn render_text(m: &MergedReport) -> String {
         }
         let _ = writeln!(t, "{line}");
     }
+    host_time_text(&mut t, &m.host_time, hw);
     if !m.over_time.is_empty() {
         let _ = writeln!(
             t,
-            "\nErrors over time ({} s buckets, from events):",
+            "\nErrors over time, all hosts ({} s buckets, from events):",
             m.bucket_s
         );
         for b in &m.over_time {
@@ -509,13 +673,13 @@ fn render_text(m: &MergedReport) -> String {
             );
         }
     }
-    if !m.signatures.is_empty() {
+    if !m.signatures.is_empty() || m.signatures_unexamined > 0 {
         let _ = writeln!(
             t,
             "\nNXDOMAIN / wrong name after a timeout (the war story's signature): {}",
             m.signatures.len()
         );
-        for s in &m.signatures {
+        for s in m.signatures.iter().take(SIGNATURES_SHOWN) {
             let of = s
                 .attempts
                 .map(|a| format!(", {a} attempts per name"))
@@ -532,8 +696,91 @@ fn render_text(m: &MergedReport) -> String {
                 s.timeout_ms
             );
         }
+        if m.signatures.len() > SIGNATURES_SHOWN {
+            let _ = writeln!(
+                t,
+                "  ... and {} more (--json lists every one)",
+                m.signatures.len() - SIGNATURES_SHOWN
+            );
+        }
+        if m.signatures_unexamined > 0 {
+            let _ = writeln!(
+                t,
+                "  {} more nxdomain/wrong_name events were not examined (only the first {MAX_CANDIDATES} are kept)",
+                m.signatures_unexamined
+            );
+        }
     }
     t
+}
+
+/// Characters for a cell with failures, from few to the most of any cell.
+const SHADES: [char; 8] = ['.', ':', '-', '=', '+', '*', '#', '@'];
+
+/// The shade of a cell: log scale from 1 to `max`, so a single failure still shows.
+fn shade(n: u64, max: u64) -> char {
+    if n == 0 {
+        return ' ';
+    }
+    if max <= 1 {
+        return SHADES[SHADES.len() - 1];
+    }
+    let f = (n as f64).ln() / (max as f64).ln();
+    SHADES[((f * (SHADES.len() - 1) as f64).round() as usize).min(SHADES.len() - 1)]
+}
+
+/// The heat map in text: one line per failing host (ranked), one character per time column.
+fn host_time_text(t: &mut String, ht: &HostTime, hw: usize) {
+    let failing: Vec<&HostTimeRow> = ht
+        .rows
+        .iter()
+        .filter(|r| r.failures.iter().any(|n| *n > 0))
+        .collect();
+    if failing.is_empty() || ht.columns == 0 {
+        return;
+    }
+    let max = failing
+        .iter()
+        .flat_map(|r| r.failures.iter())
+        .copied()
+        .max()
+        .unwrap_or(1);
+    let end = ht
+        .start_unix_ms
+        .saturating_add((ht.bucket_s * 1e3) as u64 * ht.columns as u64);
+    let at = |ms: u64| crate::recorder::rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(ms));
+    let scale = if max <= 1 {
+        format!("' ' none, '{}' 1", SHADES[SHADES.len() - 1])
+    } else {
+        format!(
+            "' ' none, '{}' 1 ... '{}' {max}, log scale",
+            SHADES[0],
+            SHADES[SHADES.len() - 1]
+        )
+    };
+    let _ = writeln!(
+        t,
+        "\nFailures per host over time ({} to {}, {} s per column; {scale}):",
+        at(ht.start_unix_ms),
+        at(end),
+        ht.bucket_s,
+    );
+    for row in failing.iter().take(HOSTS_SHOWN) {
+        let cells: String = row.failures.iter().map(|n| shade(*n, max)).collect();
+        let _ = writeln!(
+            t,
+            "  {:<hw$} |{cells}| {}",
+            row.host,
+            row.failures.iter().fold(0u64, |a, n| a.saturating_add(*n))
+        );
+    }
+    if failing.len() > HOSTS_SHOWN {
+        let _ = writeln!(
+            t,
+            "  ... and {} more failing hosts (--svg draws every host)",
+            failing.len() - HOSTS_SHOWN
+        );
+    }
 }
 
 fn failure_list(c: &ClassCounts) -> String {
@@ -550,9 +797,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_readable_units() {
-        assert_eq!(auto_bucket_ms(10_000), 1_000);
-        assert_eq!(auto_bucket_ms(600_000), 30_000);
-        assert_eq!(auto_bucket_ms(3_600_000 * 24), 21_600_000);
+    fn shades_grow_with_the_count_and_one_failure_shows() {
+        assert_eq!(shade(0, 100), ' ');
+        assert_eq!(shade(1, 100), '.');
+        assert_eq!(shade(100, 100), '@');
+        assert_eq!(shade(1, 1), '@');
+        assert!(SHADES.iter().position(|c| *c == shade(10, 100)).unwrap() > 0);
+    }
+
+    /// Events whose summary comes last (a pod's log) still get their run's timeout.
+    #[test]
+    fn a_summary_after_its_events_still_sets_their_timeout() {
+        let event = r#"{"schema":1,"kind":"event","run_id":"r","host":"h","backend":"system","name":"myservice","class":"nxdomain","elapsed_ms":400.0,"latency_ms":400.0,"start":"2026-01-01T00:00:00.000Z","start_unix_ms":1767225600000}"#;
+        let mut m = Merger::new(None);
+        let path = Path::new("pod.log");
+        m.json_line(path, 1, event.as_bytes()).unwrap();
+        assert_eq!(m.candidates.len(), 1);
+        // No summary: 1 s assumed, and 400 ms is no signature.
+        let mut m2 = Merger::new(None);
+        m2.json_line(path, 1, event.as_bytes()).unwrap();
+        assert!(m2.finish().unwrap().signatures.is_empty());
+        // With a 200 ms timeout from the run's summary, read after the event: two timeouts.
+        m.timeouts.insert("r".into(), 200.0);
+        let merged = m.finish().unwrap();
+        assert_eq!(merged.signatures.len(), 1);
+        assert_eq!(merged.signatures[0].timeouts, 2);
     }
 }

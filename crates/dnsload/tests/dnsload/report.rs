@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use dnsload::{Class, ReportArgs};
 
-use crate::util::{assert_ran, dnsload, raw_run, server, tmpdir};
+use crate::util::{assert_ran, dnsload, heatmap, raw_run, server, tmpdir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_merge_with_the_lossy_host_first() {
@@ -86,8 +86,23 @@ async fn three_hosts_merge_with_the_lossy_host_first() {
     assert_eq!(merged.signatures[0].timeouts, 2);
     let picture = std::fs::read_to_string(&svg).unwrap();
     assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
-    for host in ["host-a", "host-b", "host-c"] {
-        assert!(picture.contains(host), "{host} drawn");
+    // The heat map: a row per host in ranked order, and every failure event in a cell.
+    let map = heatmap(&picture);
+    assert_eq!(map.hosts, ranked, "rows in ranked order");
+    for row in &merged.host_time.rows {
+        let drawn: u64 = map
+            .cells
+            .iter()
+            .filter(|(h, _, _)| *h == row.host)
+            .map(|(_, _, n)| n)
+            .sum();
+        let host = merged.hosts.iter().find(|h| h.host == row.host).unwrap();
+        assert_eq!(drawn, host.failures, "{}: every failure drawn", row.host);
+        assert!(
+            map.cells
+                .iter()
+                .all(|(_, c, _)| *c < merged.host_time.columns)
+        );
     }
 
     // The binary: text and JSON.
@@ -243,4 +258,111 @@ async fn absurd_numbers_in_input_files_do_not_panic() {
     let merged = report(vec![late]).unwrap();
     assert_eq!(merged.over_time.len(), 1);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A gigabyte of pod logs is reported in bounded memory: 200 hosts' events (as `kubectl logs
+/// --timestamps` writes them, with the pods' own lines in between) and a summary per host,
+/// with the loss moving from host to host over time. Peak RSS of `dnsload report` stays under
+/// 100 MiB, and the report counts every failure.
+///
+/// Slow (writes and reads 1 GiB; about a minute in a release build):
+/// `cargo test --release -p dnsload --test dnsload -- --ignored gigabyte`
+#[test]
+#[ignore = "writes and reads 1 GiB; run with --ignored, preferably with --release"]
+fn a_gigabyte_of_pod_logs_is_reported_in_bounded_memory() {
+    use std::io::Write;
+    const HOSTS: u64 = 200;
+    const SIZE: u64 = 1 << 30;
+    let dir = tmpdir("gigabyte");
+    let log = dir.join("pods.log");
+    let t0: u64 = 1_767_225_600_000;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    let (mut written, mut i) = (0u64, 0u64);
+    let mut failures = vec![0u64; HOSTS as usize];
+    while written < SIZE {
+        // One event every 3 ms of wall-clock time. A quarter are spread over every host; the
+        // rest fall on five lossy hosts, which change every 10 minutes.
+        let t = t0 + i * 3;
+        let window = (t - t0) / 600_000;
+        let host = if i % 4 == 0 {
+            (i / 4) % HOSTS
+        } else {
+            (window * 7 + i % 5) % HOSTS
+        };
+        let class = if i % 11 == 0 { "nxdomain" } else { "timeout" };
+        let start = dnsload_time(t);
+        let line = format!(
+            "{start}000000Z {{\"schema\":1,\"kind\":\"event\",\"run_id\":\"run-{host:03}\",\
+             \"host\":\"node-{host:03}.cluster.example\",\"backend\":\"stub\",\
+             \"name\":\"kubernetes.default.svc.cluster.local\",\"class\":\"{class}\",\
+             \"elapsed_ms\":2003.25,\"latency_ms\":2003.25,\"start\":\"{start}Z\",\
+             \"start_unix_ms\":{t},\"detail\":\"timed out resolving \
+             kubernetes.default.svc.cluster.local. after 2 attempts over 1 server (2.00 s)\"}}\n"
+        );
+        out.write_all(line.as_bytes()).unwrap();
+        written += line.len() as u64;
+        failures[host as usize] += 1;
+        if i % 50 == 0 {
+            let noise = format!("{start}000000Z I0101 probe.go:42] pod still running\n");
+            out.write_all(noise.as_bytes()).unwrap();
+            written += noise.len() as u64;
+        }
+        i += 1;
+    }
+    out.flush().unwrap();
+    drop(out);
+
+    let svg = dir.join("report.svg");
+    let json = dir.join("report.json");
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below by wait4, which also reports its peak RSS"
+    )]
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dnsload"))
+        .arg("report")
+        .arg(&log)
+        .arg("--svg")
+        .arg(&svg)
+        .arg("--json")
+        .stdout(std::fs::File::create(&json).unwrap())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // wait4, not Child::wait: it reports the child's own peak RSS.
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet waited for; both pointers are valid for the call.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+    let peak_mib = usage.ru_maxrss as f64 / 1024.0;
+    eprintln!(
+        "dnsload report over {:.2} GiB ({i} events, {HOSTS} hosts): peak RSS {peak_mib:.1} MiB",
+        written as f64 / (1u64 << 30) as f64
+    );
+    assert!(peak_mib < 100.0, "peak RSS {peak_mib:.1} MiB");
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let hosts = report["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), HOSTS as usize);
+    let counted: u64 = hosts.iter().map(|h| h["failures"].as_u64().unwrap()).sum();
+    assert_eq!(counted, failures.iter().sum::<u64>());
+    assert_eq!(report["skipped_lines"], i.div_ceil(50));
+    let map = heatmap(&std::fs::read_to_string(&svg).unwrap());
+    assert_eq!(map.hosts.len(), HOSTS as usize);
+    let drawn: u64 = map.cells.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(drawn, counted);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `2026-01-01T00:00:00.000` for a time in ms since the epoch (UTC, without the zone).
+fn dnsload_time(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let text = humantime::format_rfc3339_millis(t).to_string();
+    text.trim_end_matches('Z').to_string()
 }

@@ -173,3 +173,40 @@ fn collect_keys(v: &serde_json::Value, keys: &mut std::collections::BTreeSet<Str
         _ => {}
     }
 }
+
+/// The heat map of a `dnsload report --svg` picture, read back from the SVG.
+#[derive(Debug, Default)]
+pub struct Heatmap {
+    /// Host labels, top to bottom.
+    pub hosts: Vec<String>,
+    /// Cells with failures: host, column, failures.
+    pub cells: Vec<(String, usize, u64)>,
+}
+
+/// Parses the picture as XML (it must be well-formed) and reads its heat map.
+pub fn heatmap(svg: &str) -> Heatmap {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    let group = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("heatmap"))
+        .expect("a heat map group");
+    let mut map = Heatmap::default();
+    for n in group.descendants() {
+        match n.attribute("class") {
+            Some("host") => map.hosts.push(
+                n.children()
+                    .find(|c| c.is_element() && c.has_tag_name("title"))
+                    .and_then(|t| t.text())
+                    .expect("a host label's full name")
+                    .to_string(),
+            ),
+            Some("cell") => map.cells.push((
+                n.attribute("data-host").unwrap().to_string(),
+                n.attribute("data-column").unwrap().parse().unwrap(),
+                n.attribute("data-failures").unwrap().parse().unwrap(),
+            )),
+            _ => {}
+        }
+    }
+    map
+}

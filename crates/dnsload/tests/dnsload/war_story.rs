@@ -1,6 +1,6 @@
-//! The war story, both glibc shapes of DESIGN §4, with `--timeout 1s --attempts 2` and the
-//! probe name's queries dropped with p=0.5: glibc (through the override) turns loss into
-//! wrong answers and NXDOMAIN; stubborn reports timeouts instead, never either.
+//! The war story, both glibc shapes (docs/semantics.md, 3.3), with `--timeout 1s --attempts 2`
+//! and the probe name's queries dropped with p=0.5: glibc (through the override) turns loss
+//! into wrong answers and NXDOMAIN; stubborn reports timeouts instead, never either.
 
 use dnsload::{Class, RunReport, Summary};
 

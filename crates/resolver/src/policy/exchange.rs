@@ -9,9 +9,8 @@
 //! - inside an attempt, when the server's retransmission timeout (RTO, from its latency model)
 //!   passes with no usable reply, the question is sent again: to the next server in order when
 //!   there are several (a hedge), else to the same one, with the interval doubling each time,
-//!   at most [`MAX_QUERIES_PER_ATTEMPT`] queries per attempt, and only while the server's
-//!   re-send budget allows (see `servers::Budget`); otherwise the attempt waits out its
-//!   timeout;
+//!   at most [`MAX_RESENDS`] times per question, and only while the server's re-send budget
+//!   allows (see `servers::Budget`); otherwise the attempt waits out its timeout;
 //! - every query stays open until the question is settled: the first usable reply to any of
 //!   them wins, late replies to earlier attempts included;
 //! - an answer, NODATA or NXDOMAIN settles the question. SERVFAIL, REFUSED, NOTIMP, a lame or
@@ -37,11 +36,13 @@ use crate::wire::{Answered, Reply};
 /// Index of a query within its exchange.
 pub(crate) type SendId = usize;
 
-/// Most queries in one attempt: its first and up to three re-sends. With the RTO floor of
-/// 10 ms and doubling, that is queries at 0, 10, 30 and 70 ms after a loss-free server's
-/// attempt starts, which recovers from up to three losses in a row within a tenth of a second
-/// and keeps a question to a server that stopped answering to a handful of queries.
-pub(crate) const MAX_QUERIES_PER_ATTEMPT: u8 = 4;
+/// Most re-sends of one question. With the RTO floor of 10 ms and doubling, a question to a
+/// loss-free server goes out at 0, 10, 30 and 70 ms: up to three losses in a row are
+/// recovered within a tenth of a second (at 10% independent loss, all but one question in
+/// 10,000). A question still unanswered after that is not meeting random loss but an outage
+/// or a dead server, where more queries only add load: its later attempts are one query each,
+/// as a resolver without re-sends would send.
+pub(crate) const MAX_RESENDS: u8 = 3;
 
 /// The knobs of one exchange.
 #[derive(Debug, Clone, Copy)]
@@ -103,22 +104,54 @@ pub(crate) struct Linger {
     pub(crate) resent_at: Option<Instant>,
 }
 
+/// One query sent, kept small: a lookup against a dead server keeps a dozen of them.
 #[derive(Debug)]
 struct Query {
-    server: usize,
+    sent_at: Instant,
+    /// Microseconds from `sent_at` to the result (`u32::MAX`: none yet).
+    finished_us: u32,
+    server: u16,
+    /// For a re-send, the query whose RTO passed (`NONE`: not a re-send).
+    superseded: u16,
+    id: u16,
+    ignored: u16,
+    result: QueryResult,
+    attempt: u8,
     transport: Transport,
     edns: bool,
-    attempt: u8,
-    resend: bool,
-    superseded: Option<SendId>,
-    id: u16,
-    sent_at: Instant,
-    finished_at: Option<Instant>,
-    result: QueryResult,
     open: bool,
     /// A re-send already counted as unnecessary.
     wasted: bool,
-    ignored: u32,
+}
+
+/// No query: the `superseded` of a query that is not a re-send.
+const NONE: u16 = u16::MAX;
+
+impl Query {
+    fn server(&self) -> usize {
+        usize::from(self.server)
+    }
+
+    fn resend(&self) -> bool {
+        self.superseded != NONE
+    }
+
+    fn superseded(&self) -> Option<SendId> {
+        (self.superseded != NONE).then_some(usize::from(self.superseded))
+    }
+
+    fn finish(&mut self, now: Instant, result: QueryResult) {
+        self.result = result;
+        let us = now.saturating_duration_since(self.sent_at).as_micros();
+        self.finished_us = u32::try_from(us).unwrap_or(u32::MAX - 1);
+    }
+
+    fn finished_at(&self) -> Instant {
+        match self.finished_us {
+            u32::MAX => self.sent_at,
+            us => self.sent_at + Duration::from_micros(u64::from(us)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -196,6 +229,8 @@ pub(crate) struct Exchange {
     attempt: u8,
     attempt_end: Instant,
     phase: Phase,
+    /// Re-sends so far (at most [`MAX_RESENDS`]).
+    resends: u8,
     queries: Vec<Query>,
     queue: Vec<Transmit>,
     tally: Tally,
@@ -220,6 +255,7 @@ impl Exchange {
             attempt: 0,
             attempt_end: now,
             phase: Phase::Tcp,
+            resends: 0,
             queries: Vec::new(),
             queue: Vec::new(),
             tally: Tally::default(),
@@ -286,7 +322,7 @@ impl Exchange {
 
     /// The server query `send` went to.
     pub(crate) fn server_of(&self, send: SendId) -> Option<usize> {
-        self.queries.get(send).map(|q| q.server)
+        self.queries.get(send).map(Query::server)
     }
 
     /// Whether query `send` is still open after its attempt ended without a reply (its
@@ -334,7 +370,7 @@ impl Exchange {
         }
         let (server, transport, sent_at, edns) = {
             let q = &self.queries[send];
-            (q.server, q.transport, q.sent_at, q.edns)
+            (q.server(), q.transport, q.sent_at, q.edns)
         };
         let latency = (transport == Transport::Udp).then(|| now.saturating_duration_since(sent_at));
         servers.replied(server, now, latency);
@@ -379,7 +415,7 @@ impl Exchange {
                 if let Phase::Udp { .. } = self.phase {
                     let interval = servers.rto(server);
                     self.phase = Phase::Udp {
-                        next: self.next_resend(now, interval, 1),
+                        next: self.next_resend(now, interval),
                         interval,
                         queries: 1,
                     };
@@ -416,7 +452,7 @@ impl Exchange {
         if self.done.is_some() || !self.is_open(send) {
             return;
         }
-        let server = self.queries[send].server;
+        let server = self.queries[send].server();
         bump(&servers.get(server).counters.network_errors);
         servers.failed(server, now);
         let result = match error.kind() {
@@ -432,7 +468,7 @@ impl Exchange {
     pub(crate) fn handle_ignored(&mut self, send: SendId, servers: &Servers) {
         if let Some(query) = self.queries.get_mut(send) {
             query.ignored = query.ignored.saturating_add(1);
-            bump(&servers.get(query.server).counters.ignored);
+            bump(&servers.get(query.server()).counters.ignored);
         }
     }
 
@@ -453,7 +489,7 @@ impl Exchange {
                 (
                     i,
                     Linger {
-                        server: q.server,
+                        server: q.server(),
                         sent_at: q.sent_at,
                         resent_at,
                     },
@@ -477,16 +513,16 @@ impl Exchange {
         self.queries
             .iter()
             .map(|q| QueryTrace {
-                server: servers.get(q.server).addr,
+                server: servers.get(q.server()).addr,
                 record_type: self.record_type,
                 transport: q.transport,
                 id: q.id,
                 attempt: q.attempt,
-                resend: q.resend,
+                resend: q.resend(),
                 result: q.result,
-                ignored: q.ignored,
+                ignored: u32::from(q.ignored),
                 sent_at: since(q.sent_at),
-                finished_at: since(q.finished_at.unwrap_or(q.sent_at)),
+                finished_at: since(q.finished_at()),
             })
             .collect()
     }
@@ -508,7 +544,7 @@ impl Exchange {
         } else {
             let interval = servers.rto(server);
             self.phase = Phase::Udp {
-                next: self.next_resend(now, interval, 1),
+                next: self.next_resend(now, interval),
                 interval,
                 queries: 1,
             };
@@ -517,10 +553,10 @@ impl Exchange {
     }
 
     /// When the next re-send would go out after a query at `now` waiting `interval`, if the
-    /// attempt has room for it.
-    fn next_resend(&self, now: Instant, interval: Duration, queries: u8) -> Option<Instant> {
+    /// question and the attempt have room for it.
+    fn next_resend(&self, now: Instant, interval: Duration) -> Option<Instant> {
         let at = now + interval;
-        (queries < MAX_QUERIES_PER_ATTEMPT && at < self.attempt_end).then_some(at)
+        (self.resends < MAX_RESENDS && at < self.attempt_end).then_some(at)
     }
 
     /// The RTO of the attempt's latest query passed: send again, if the budget allows.
@@ -543,7 +579,7 @@ impl Exchange {
             };
             return;
         };
-        let expired_server = self.queries[latest].server;
+        let expired_server = self.queries[latest].server();
         servers.expired(expired_server, now);
         if !servers.may_resend(expired_server) {
             self.phase = Phase::Udp {
@@ -563,8 +599,9 @@ impl Exchange {
             .max(servers.rto(target))
             .min(self.settings.timeout);
         let queries = queries + 1;
+        self.resends += 1;
         self.phase = Phase::Udp {
-            next: self.next_resend(now, interval, queries),
+            next: self.next_resend(now, interval),
             interval,
             queries,
         };
@@ -585,19 +622,18 @@ impl Exchange {
         let resend = superseded.is_some();
         servers.sent(server, resend);
         self.queries.push(Query {
-            server,
+            sent_at: now,
+            finished_us: u32::MAX,
+            server: u16::try_from(server).unwrap_or(NONE - 1),
+            superseded: superseded.map_or(NONE, |s| u16::try_from(s).unwrap_or(NONE - 1)),
+            id: 0,
+            ignored: 0,
+            result: QueryResult::Unanswered,
+            attempt: self.attempt,
             transport,
             edns: edns.is_some(),
-            attempt: self.attempt,
-            resend,
-            superseded,
-            id: 0,
-            sent_at: now,
-            finished_at: None,
-            result: QueryResult::Unanswered,
             open: true,
             wasted: false,
-            ignored: 0,
         });
         self.queue.push(Transmit {
             send,
@@ -613,12 +649,12 @@ impl Exchange {
     fn charge_resends_after(&mut self, sent_at: Instant, servers: &Servers) {
         for i in 0..self.queries.len() {
             let later = &self.queries[i];
-            if !later.resend || later.wasted || later.sent_at <= sent_at {
+            if !later.resend() || later.wasted || later.sent_at <= sent_at {
                 continue;
             }
             let charged = later
-                .superseded
-                .map_or(later.server, |s| self.queries[s].server);
+                .superseded()
+                .map_or(later.server(), |s| self.queries[s].server());
             self.queries[i].wasted = true;
             servers.unnecessary(charged);
         }
@@ -628,8 +664,7 @@ impl Exchange {
         self.tally.note(result);
         let query = &mut self.queries[send];
         query.open = false;
-        query.result = result;
-        query.finished_at = Some(now);
+        query.finish(now, result);
     }
 
     /// After a query closed without settling the question: if the current attempt has
@@ -652,10 +687,9 @@ impl Exchange {
             .iter_mut()
             .filter(|q| q.open && q.attempt == attempt)
         {
-            query.result = result;
-            query.finished_at = Some(now);
-            if !timed_out.contains(&query.server) {
-                timed_out.push(query.server);
+            query.finish(now, result);
+            if !timed_out.contains(&query.server()) {
+                timed_out.push(query.server());
             }
         }
         if !timed_out.is_empty() {

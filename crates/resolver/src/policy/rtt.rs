@@ -113,7 +113,14 @@ impl LatencyModel {
         }
         self.backoff = 0;
         self.backoff_at = None;
-        self.base = self.compute_base();
+        // Scanning the histogram costs a hundred buckets: do it every few samples, and at once
+        // for a sample above the current RTO (a server getting slower is news to act on).
+        if self.samples.is_multiple_of(8)
+            || latency > self.base
+            || self.samples <= u64::from(MIN_SAMPLES)
+        {
+            self.base = self.compute_base();
+        }
     }
 
     /// A query to this server went unanswered for its RTO at `now`: back off, at most once per

@@ -247,6 +247,9 @@ impl Servers {
 
     /// Where a candidate's attempts start.
     pub(crate) fn start(&self, now: Instant) -> usize {
+        if self.servers.len() == 1 {
+            return 0;
+        }
         let scores: Vec<u32> = self
             .servers
             .iter()

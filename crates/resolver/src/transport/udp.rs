@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -308,18 +308,40 @@ impl Drop for Entry {
     }
 }
 
-type SocketList = Arc<Mutex<Vec<Arc<Sock>>>>;
+/// The open sockets of one server.
+#[derive(Debug, Default)]
+struct Sockets {
+    /// Sockets taking queries (moved to `retired` when found retired or full).
+    active: Vec<Arc<Sock>>,
+    /// Retired sockets, open until their queries end.
+    retired: Vec<Arc<Sock>>,
+}
+
+impl Sockets {
+    fn len(&self) -> usize {
+        self.active.len() + self.retired.len()
+    }
+
+    fn remove(&mut self, sock: &Arc<Sock>) {
+        self.active.retain(|s| !Arc::ptr_eq(s, sock));
+        self.retired.retain(|s| !Arc::ptr_eq(s, sock));
+    }
+}
+
+type SocketList = Arc<Mutex<Sockets>>;
 
 /// The UDP sockets of one resolver in one runtime.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    /// Per server, every open socket (usable and retired).
+    /// Per server, its open sockets.
     servers: Vec<SocketList>,
     open: Arc<AtomicUsize>,
     limits: Limits,
+    /// Whether reaching the bound was already reported.
+    warned: AtomicBool,
 }
 
-fn lock(list: &SocketList) -> MutexGuard<'_, Vec<Arc<Sock>>> {
+fn lock(list: &SocketList) -> MutexGuard<'_, Sockets> {
     list.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -329,6 +351,7 @@ impl Pool {
             servers: (0..servers).map(|_| SocketList::default()).collect(),
             open: Arc::new(AtomicUsize::new(0)),
             limits,
+            warned: AtomicBool::new(false),
         }
     }
 
@@ -397,29 +420,44 @@ impl Pool {
     ) -> io::Result<Arc<Sock>> {
         let list = &self.servers[server];
         let mut socks = lock(list);
-        let usable: Vec<&Arc<Sock>> = socks.iter().filter(|s| s.usable()).collect();
-        let room = self.open() < self.limits.max_sockets || socks.is_empty();
-        if usable.len() < self.limits.per_server && room {
+        // Sockets retired (by their query budget or a timeout) or full since the last look
+        // move out of the way.
+        let mut i = 0;
+        while i < socks.active.len() {
+            if socks.active[i].usable() {
+                i += 1;
+            } else {
+                let sock = socks.active.swap_remove(i);
+                socks.retired.push(sock);
+            }
+        }
+        let room = self.open() < self.limits.max_sockets || socks.len() == 0;
+        if socks.active.len() < self.limits.per_server && room {
             let sock = self.open_socket(context, server, addr, list)?;
-            socks.push(sock.clone());
+            socks.active.push(sock.clone());
             return Ok(sock);
         }
-        if !usable.is_empty() {
-            let pick = rand::random_range(0..usable.len());
-            return Ok(usable[pick].clone());
+        if !socks.active.is_empty() {
+            let pick = rand::random_range(0..socks.active.len());
+            return Ok(socks.active[pick].clone());
         }
         // At the descriptor bound with every socket of this server retired or full: reuse the
         // least loaded one.
-        let least = socks
+        let (index, _) = socks
+            .retired
             .iter()
-            .min_by_key(|s| s.load())
-            .cloned()
+            .enumerate()
+            .min_by_key(|(_, s)| s.load())
             .ok_or_else(|| io::Error::other("no UDP socket available"))?;
+        let least = socks.retired.swap_remove(index);
         least.table().retired = false;
-        warn!(
-            max_sockets = self.limits.max_sockets,
-            "UDP socket bound reached: reusing a retired socket"
-        );
+        socks.active.push(least.clone());
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            warn!(
+                max_sockets = self.limits.max_sockets,
+                "UDP socket bound reached: retired sockets take queries again (reported once)"
+            );
+        }
         Ok(least)
     }
 
@@ -466,7 +504,6 @@ fn udp_socket(server: SocketAddr) -> io::Result<UdpSocket> {
 /// The reader task of one socket.
 async fn read(sock: Arc<Sock>, list: SocketList, mut context: TaskContext) {
     let guard = context.guard();
-    let mut buf = vec![0u8; RECV_BUFFER];
     loop {
         if sock.is_drained() {
             break;
@@ -490,7 +527,7 @@ async fn read(sock: Arc<Sock>, list: SocketList, mut context: TaskContext) {
                             take_error(&sock, now);
                         }
                         if ready.is_readable() {
-                            receive(&sock, &mut buf, now, &context);
+                            receive(&sock, now, &context);
                         }
                     }
                     Err(error) => {
@@ -502,14 +539,16 @@ async fn read(sock: Arc<Sock>, list: SocketList, mut context: TaskContext) {
             _ = sleep => sock.expire(Instant::now(), &context),
         }
     }
-    lock(&list).retain(|s| !Arc::ptr_eq(s, &sock));
+    lock(&list).remove(&sock);
     guard.finish();
 }
 
-/// Reads what is queued, up to a batch.
-fn receive(sock: &Sock, buf: &mut [u8], now: Instant, context: &TaskContext) {
+/// Reads what is queued, up to a batch, into a buffer on the stack (a reader task holds no
+/// buffer while it waits).
+fn receive(sock: &Sock, now: Instant, context: &TaskContext) {
+    let mut buf = [0u8; RECV_BUFFER];
     for _ in 0..READ_BATCH {
-        match sock.socket.try_recv(buf) {
+        match sock.socket.try_recv(&mut buf) {
             Ok(n) => sock.dispatch(&buf[..n], now, context),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             // A pending ICMP error surfaces here too.

@@ -1,5 +1,5 @@
 //! The iron rule end to end: random server behaviour per candidate name, real lookups against
-//! faultdns, compared with the walk's specification (DESIGN §2).
+//! faultdns, compared with the walk's specification (docs/semantics.md, "The iron rule").
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use stubborn::{Config, RecordType, Resolver};
 
-use crate::util::{Emit, Responder, bytes, faultdns, reply, resolver};
+use crate::util::{Emit, Responder, bytes, reply, resolver};
 
 /// A faultdns answering every name under `pool.test.` (A and AAAA).
 async fn synthesizing() -> faultdns::Server {
