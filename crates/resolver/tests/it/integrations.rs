@@ -2,6 +2,8 @@
 //! connector (feature `hyper-util`), against a local HTTP server whose name faultdns serves,
 //! all on loopback.
 
+#![cfg(any(feature = "reqwest", feature = "hyper-util"))]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -7,6 +7,7 @@ mod deadlines;
 mod integrations;
 mod iron_rule;
 mod lookups;
+mod metrics;
 mod order;
 mod pool;
 mod recovery;
