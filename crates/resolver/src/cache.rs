@@ -228,7 +228,7 @@ impl CacheConfig {
 
 /// A reply the cache holds.
 #[derive(Debug)]
-pub(crate) enum Data {
+pub(crate) enum Held {
     /// Records, from this server.
     Answer {
         answered: Answered,
@@ -241,7 +241,7 @@ pub(crate) enum Data {
 /// A reply and when it was received; fresh while `now < at + ttl`.
 #[derive(Debug)]
 pub(crate) struct Stored {
-    pub(crate) data: Data,
+    pub(crate) data: Held,
     pub(crate) at: Instant,
     pub(crate) ttl: Duration,
 }
@@ -254,7 +254,7 @@ impl Stored {
     /// The records with their TTLs as a cache returns them: counted down by the time spent in
     /// the cache (never above the TTL the server gave), or [`STALE_TTL`] once stale.
     pub(crate) fn answered_at(&self, now: Instant) -> Option<(Answered, SocketAddr)> {
-        let Data::Answer { answered, server } = &self.data else {
+        let Held::Answer { answered, server } = &self.data else {
             return None;
         };
         let ttl = if self.fresh(now) {
@@ -405,7 +405,7 @@ impl Cache {
         let Some(max_stale) = self.config.serve_stale else {
             return false;
         };
-        matches!(stored.data, Data::Answer { .. }) && now <= stored.at + stored.ttl + max_stale
+        matches!(stored.data, Held::Answer { .. }) && now <= stored.at + stored.ttl + max_stale
     }
 
     /// Stores a reply received at `now`: records (cached for their smallest TTL, clamped), or
@@ -415,14 +415,14 @@ impl Cache {
         &self,
         name: &Name,
         record_type: RecordType,
-        data: Data,
+        data: Held,
         negative_ttl: Option<u32>,
         now: Instant,
     ) {
         let key = (name.clone(), record_type);
         let ttl = match &data {
-            Data::Answer { answered, .. } => Some(self.answer_ttl(answered)),
-            Data::NoData | Data::NxDomain => negative_ttl.map(|t| {
+            Held::Answer { answered, .. } => Some(self.answer_ttl(answered)),
+            Held::NoData | Held::NxDomain => negative_ttl.map(|t| {
                 Duration::from_secs(u64::from(sane_ttl(t))).min(self.config.max_negative_ttl)
             }),
         };
@@ -434,7 +434,7 @@ impl Cache {
             }
         };
         let stale = match (&data, self.config.serve_stale) {
-            (Data::Answer { .. }, Some(max_stale)) => max_stale,
+            (Held::Answer { .. }, Some(max_stale)) => max_stale,
             _ => Duration::ZERO,
         };
         let weight = estimate(name, &data);
@@ -525,9 +525,9 @@ fn sane_ttl(ttl: u32) -> u32 {
 
 /// The bytes an entry holds, estimated: the fixed overhead, the name, and per record its
 /// in-memory size plus its data's wire length (data on the heap: names, text, keys).
-fn estimate(name: &Name, data: &Data) -> u32 {
+fn estimate(name: &Name, data: &Held) -> u32 {
     let mut bytes = ENTRY_OVERHEAD + name.len();
-    if let Data::Answer { answered, .. } = data {
+    if let Held::Answer { answered, .. } = data {
         for record in answered.records.iter().chain(&answered.chain) {
             bytes += std::mem::size_of::<Record>()
                 + record.name.len()

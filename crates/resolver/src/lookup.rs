@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::answer::Answer;
-use crate::cache::{Cache, Data, Lookup, Stored};
+use crate::cache::{Cache, Held, Lookup, Stored};
 use crate::coalesce::{Flights, Flown, Key, Unregister};
 use crate::config::{Config, SearchPolicy};
 use crate::error::{Error, Failure};
@@ -260,7 +260,7 @@ impl Inner {
         let mut asked: Vec<Asked> = Vec::with_capacity(types.len());
         let mut missing: Vec<(RecordType, Option<Arc<Stored>>)> = Vec::new();
         for &t in types {
-            match self.from_cache(name, t, now) {
+            match self.ask_cache(name, t, now) {
                 Ok(done) => asked.push(done),
                 Err(stale) => missing.push((t, stale)),
             }
@@ -318,7 +318,7 @@ impl Inner {
     /// The cache's word on a question: settled (fresh reply, remembered failure, stale answer
     /// instead of a remembered failure), or `Err` with the stale answer to fall back on if
     /// asking fails.
-    fn from_cache(
+    fn ask_cache(
         &self,
         name: &Name,
         record_type: RecordType,
@@ -341,9 +341,9 @@ impl Inner {
             Lookup::Fresh(stored) => {
                 let age = now.saturating_duration_since(stored.at);
                 let (got, event) = match &stored.data {
-                    Data::NoData => (Got::NoData, CacheEvent::NegativeHit),
-                    Data::NxDomain => (Got::NxDomain, CacheEvent::NegativeHit),
-                    Data::Answer { .. } => {
+                    Held::NoData => (Got::NoData, CacheEvent::NegativeHit),
+                    Held::NxDomain => (Got::NxDomain, CacheEvent::NegativeHit),
+                    Held::Answer { .. } => {
                         let (answered, server) = stored.answered_at(now).expect("an answer");
                         (Got::Answer { answered, server }, CacheEvent::Hit)
                     }
@@ -526,12 +526,12 @@ impl Inner {
     ) {
         let Some(cache) = &self.cache else { return };
         let data = match concluded {
-            Concluded::Answer { answered, .. } => Data::Answer {
+            Concluded::Answer { answered, .. } => Held::Answer {
                 answered: answered.clone(),
                 server: server.expect("an answer has its server"),
             },
-            Concluded::NoData => Data::NoData,
-            Concluded::NxDomain => Data::NxDomain,
+            Concluded::NoData => Held::NoData,
+            Concluded::NxDomain => Held::NxDomain,
             Concluded::Failed { kind, .. } => {
                 if complete {
                     cache.remember_failure(name, record_type, *kind, now);

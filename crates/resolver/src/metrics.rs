@@ -3,24 +3,6 @@
 //! [`ServerStats`](crate::ServerStats), and, with the `metrics` feature, the same events through
 //! the [`metrics`](https://docs.rs/metrics) facade, for whatever exporter the service installed
 //! (Prometheus, StatsD, ...).
-//!
-//! Names emitted with the `metrics` feature (counters end in `_total`, durations in seconds):
-//!
-//! | name | kind | labels | what |
-//! |---|---|---|---|
-//! | `stubborn_cache_hits_total` | counter | `kind` = `answer`, `negative` | questions answered from the cache within their TTL |
-//! | `stubborn_cache_misses_total` | counter | | questions the cache could not answer (asked) |
-//! | `stubborn_cache_stale_answers_total` | counter | | expired answers served (RFC 8767) |
-//! | `stubborn_cache_remembered_failures_total` | counter | | failures reported from memory (RFC 9520) |
-//! | `stubborn_coalesced_total` | counter | | questions that joined an identical one in flight |
-//! | `stubborn_queries_total` | counter | `server` | queries sent, re-sends included |
-//! | `stubborn_resends_total` | counter | `server` | re-sends inside an attempt |
-//! | `stubborn_query_timeouts_total` | counter | `server` | queries whose attempt ended without a reply |
-//! | `stubborn_query_duration_seconds` | histogram | `server` | time from a query to its reply |
-//! | `stubborn_lookups_total` | counter | `result` = `answer`, `nxdomain`, `nodata`, `timeout`, ... | lookups ended |
-//! | `stubborn_lookup_duration_seconds` | histogram | | lookup time, cache hits included |
-//!
-//! Query events are emitted when their question settles, from its trace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,6 +13,24 @@ use crate::trace::{QueryResult, QueryTrace};
 /// configuration reloads), from [`Resolver::cache_stats`](crate::Resolver::cache_stats).
 ///
 /// Counted per question: a `lookup_ip` asks two (A and AAAA) per candidate name.
+///
+/// Names emitted with the `metrics` feature (counters end in `_total`, durations in seconds):
+///
+/// | name | kind | labels | what |
+/// |---|---|---|---|
+/// | `stubborn_cache_hits_total` | counter | `kind` = `answer`, `negative` | questions answered from the cache within their TTL |
+/// | `stubborn_cache_misses_total` | counter | | questions the cache could not answer (asked) |
+/// | `stubborn_cache_stale_answers_total` | counter | | expired answers served (RFC 8767) |
+/// | `stubborn_cache_remembered_failures_total` | counter | | failures reported from memory (RFC 9520) |
+/// | `stubborn_coalesced_total` | counter | | questions that joined an identical one in flight |
+/// | `stubborn_queries_total` | counter | `server` | queries sent, re-sends included |
+/// | `stubborn_resends_total` | counter | `server` | re-sends inside an attempt |
+/// | `stubborn_query_timeouts_total` | counter | `server` | queries whose attempt ended without a reply |
+/// | `stubborn_query_duration_seconds` | histogram | `server` | time from a query to its reply |
+/// | `stubborn_lookups_total` | counter | `result` = `answer`, `nxdomain`, `nodata`, `timeout`, ... | lookups ended |
+/// | `stubborn_lookup_duration_seconds` | histogram | | lookup time, cache hits included |
+///
+/// Query events are emitted when their question settles, from its trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {

@@ -11,8 +11,8 @@ fn a(owner: &str, ttl: u32, ip: [u8; 4]) -> Record {
     Record::from_rdata(name(owner), ttl, RData::A(A(Ipv4Addr::from(ip))))
 }
 
-fn answer(records: Vec<Record>) -> Data {
-    Data::Answer {
+fn answer(records: Vec<Record>) -> Held {
+    Held::Answer {
         answered: Answered {
             canonical: records[0].name.clone(),
             records,
@@ -145,7 +145,7 @@ async fn ttls_are_clamped_and_never_overflow() {
     }
     // The chain's TTLs count too.
     let mut data = answer(vec![a("edge.example.", 60, [192, 0, 2, 1])]);
-    if let Data::Answer { answered, .. } = &mut data {
+    if let Held::Answer { answered, .. } = &mut data {
         answered.chain.push(Record::from_rdata(
             name("x.example."),
             7,
@@ -173,10 +173,10 @@ async fn negative_answers_last_the_soa_minimum() {
     let n = name("nope.example.");
     let t0 = Instant::now();
     let c = cache(CacheConfig::new());
-    c.store(&n, RecordType::A, Data::NxDomain, Some(30), t0);
+    c.store(&n, RecordType::A, Held::NxDomain, Some(30), t0);
     assert!(matches!(
         c.get(&n, RecordType::A, t0 + Duration::from_secs(29)),
-        Lookup::Fresh(s) if matches!(s.data, Data::NxDomain)
+        Lookup::Fresh(s) if matches!(s.data, Held::NxDomain)
     ));
     // Expired negative answers are never served stale.
     assert!(matches!(
@@ -184,13 +184,13 @@ async fn negative_answers_last_the_soa_minimum() {
         Lookup::Miss { stale: None }
     ));
     // Without a SOA: not cached (RFC 2308 §5).
-    c.store(&n, RecordType::AAAA, Data::NoData, None, t0);
+    c.store(&n, RecordType::AAAA, Held::NoData, None, t0);
     assert!(matches!(
         c.get(&n, RecordType::AAAA, t0),
         Lookup::Miss { stale: None }
     ));
     // Capped at the negative maximum.
-    c.store(&n, RecordType::MX, Data::NoData, Some(86_400), t0);
+    c.store(&n, RecordType::MX, Held::NoData, Some(86_400), t0);
     match c.get(&n, RecordType::MX, t0) {
         Lookup::Fresh(stored) => assert_eq!(stored.ttl, DEFAULT_MAX_NEGATIVE_TTL),
         other => panic!("{other:?}"),
@@ -207,7 +207,7 @@ async fn negative_answers_last_the_soa_minimum() {
     c.store(
         &n,
         RecordType::A,
-        Data::NxDomain,
+        Held::NxDomain,
         Some(5),
         t0 + Duration::from_secs(20),
     );
@@ -226,7 +226,7 @@ async fn negative_answers_last_the_soa_minimum() {
     c.store(
         &n,
         RecordType::AAAA,
-        Data::NxDomain,
+        Held::NxDomain,
         None,
         t0 + Duration::from_secs(20),
     );
@@ -364,7 +364,7 @@ fn estimates_grow_with_the_records() {
     );
     assert!(one as usize > ENTRY_OVERHEAD && two > one, "{one} {two}");
     assert_eq!(
-        estimate(&n, &Data::NxDomain) as usize,
+        estimate(&n, &Held::NxDomain) as usize,
         ENTRY_OVERHEAD + n.len()
     );
 }

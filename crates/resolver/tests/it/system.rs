@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 
 use stubborn::{Config, RecordType, Resolver};
 
-use crate::util::faultdns;
-
 /// A fresh directory for one test's files.
 fn temp_dir() -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -154,7 +152,8 @@ async fn bad_files_keep_the_last_good_configuration_and_say_so_once() {
     let mut garbage = resolv_conf(next.addr()).into_bytes();
     garbage.extend_from_slice(b"nameserver 127.0.0.9\n\0\0\x01\x02\x7fELF");
     let huge = vec![b'#'; 2 << 20];
-    let bad: [(&str, Box<dyn Fn()>); 4] = [
+    type Make<'a> = Box<dyn Fn() + 'a>;
+    let bad: [(&str, Make<'_>); 4] = [
         ("binary data", Box::new(|| replace(&path, &garbage))),
         ("larger than", Box::new(|| replace(&path, &huge))),
         (
