@@ -75,9 +75,13 @@
 //! ([`std::io::ErrorKind::TimedOut`]) from a name that does not exist
 //! ([`std::io::ErrorKind::NotFound`]); [`Error::find`] gets the stubborn error back:
 //!
-//! ```ignore
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let resolver = stubborn::Resolver::new(stubborn::Config::system()?)?;
 //! let client = reqwest::Client::builder().dns_resolver(resolver).build()?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! With the `metrics` feature, cache, query and lookup events also go to the
