@@ -17,10 +17,11 @@
 //!   so serve-stale can only return what the name had until its last reply;
 //! - bounds: entries and bytes both. The cache weighs an entry as the larger of its estimated
 //!   size and `max_bytes / max_entries`, and holds at most `max_bytes` of weight: so neither
-//!   bound can be passed. Eviction (TinyLFU admission, LRU order) is moka's.
+//!   bound can be passed. Eviction is quick_cache's (CLOCK-PRO: entries asked for once go
+//!   before entries asked for again); an entry no rule can serve any more is removed when
+//!   next looked up, or evicted.
 //!
-//! Times are tokio's [`Instant`]s, passed in (paused-time tests drive expiry); moka's own
-//! expiry, on its real-time clock, only frees memory of entries no rule can serve any more.
+//! Times are tokio's [`Instant`]s, passed in (paused-time tests drive expiry).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +29,6 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use moka::Expiry;
 use tokio::time::Instant;
 
 use crate::trace::FailureKind;
@@ -73,8 +73,8 @@ pub(crate) const STALE_TTL: u32 = 30;
 const DEFAULT_FAILURE_MEMORY: Duration = Duration::from_secs(1);
 /// Longest failure memory: 5 minutes, RFC 9520 §3.2's ceiling.
 const MAX_FAILURE_MEMORY: Duration = Duration::from_secs(300);
-/// What an entry costs besides its records, for the byte bound: the key, the entry and moka's
-/// bookkeeping (node, deque and timer-wheel links), measured at about this much.
+/// What an entry costs besides its records, for the byte bound: the key, the slot, its
+/// flattened name and the cache's bookkeeping, about this much.
 const ENTRY_OVERHEAD: usize = 256;
 
 /// The cache's settings: size bounds, TTL clamps, serve-stale and failure memory.
@@ -294,10 +294,10 @@ struct Remembered {
 /// What the cache holds for one question: its latest reply and a failure since.
 #[derive(Debug)]
 struct Slot {
+    /// The question's name, flattened (see [`Flat`]): the key is only a hash.
+    name: Box<[u8]>,
     stored: Option<Arc<Stored>>,
     failure: Option<Remembered>,
-    /// How long moka keeps the slot (real time): until no rule can serve it.
-    keep: Duration,
     weight: u32,
 }
 
@@ -316,29 +316,74 @@ pub(crate) enum Lookup {
     Miss { stale: Option<Arc<Stored>> },
 }
 
-type Key = (Name, RecordType);
+/// The key of a question: a hash of its flattened name and its type. Two questions with the
+/// same hash share a slot, and the slot's name tells them apart: a collision (even a crafted
+/// one) is a miss, never another name's answer.
+type Key = u64;
 
-/// moka's expiry: each slot says how long it is worth keeping.
-struct KeepFor;
+/// A name flattened for the cache: its labels lowercased, each after its length (as on the
+/// wire, so a `.` inside a label cannot be confused with a separator), then whether it is
+/// fully qualified. On the stack: a name is at most 255 bytes.
+struct Flat {
+    bytes: [u8; 258],
+    len: usize,
+}
 
-impl Expiry<Key, Arc<Slot>> for KeepFor {
-    fn expire_after_create(
-        &self,
-        _key: &Key,
-        slot: &Arc<Slot>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(slot.keep)
+impl Flat {
+    fn new(name: &Name) -> Flat {
+        let mut flat = Flat {
+            bytes: [0; 258],
+            len: 0,
+        };
+        for label in name.iter() {
+            let end = (flat.len + 1 + label.len()).min(flat.bytes.len() - 1);
+            flat.bytes[flat.len] = label.len() as u8;
+            for (to, from) in flat.bytes[flat.len + 1..end].iter_mut().zip(label) {
+                *to = from.to_ascii_lowercase();
+            }
+            flat.len = end;
+        }
+        flat.bytes[flat.len] = u8::from(name.is_fqdn()) + 1;
+        flat.len += 1;
+        flat
     }
 
-    fn expire_after_update(
-        &self,
-        _key: &Key,
-        slot: &Arc<Slot>,
-        _updated_at: std::time::Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(slot.keep)
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The key of this name with `record_type`: FxHash-style mixing 8 bytes at a time, then
+    /// splitmix64's avalanche.
+    fn key(&self, record_type: RecordType) -> Key {
+        const SEED: u64 = 0x517c_c1b7_2722_0a95;
+        let mut hash = u64::from(u16::from(record_type));
+        for chunk in self.as_bytes().chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        let mut z = hash ^ self.len as u64;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The key of `name`/`record_type`.
+#[cfg(test)]
+fn key(name: &Name, record_type: RecordType) -> Key {
+    Flat::new(name).key(record_type)
+}
+
+/// The weight of a slot for the bounds: its estimated bytes, at least `floor`.
+#[derive(Clone)]
+struct Weigh {
+    floor: u64,
+}
+
+impl quick_cache::Weighter<Key, Arc<Slot>> for Weigh {
+    fn weight(&self, _key: &Key, slot: &Arc<Slot>) -> u64 {
+        u64::from(slot.weight).max(self.floor)
     }
 }
 
@@ -346,28 +391,24 @@ impl Expiry<Key, Arc<Slot>> for KeepFor {
 /// that keep its servers).
 pub(crate) struct Cache {
     config: CacheConfig,
-    entries: moka::sync::Cache<Key, Arc<Slot>>,
+    entries: quick_cache::sync::Cache<Key, Arc<Slot>, Weigh>,
 }
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
             .field("config", &self.config)
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries.len())
             .finish()
     }
 }
 
 impl Cache {
     pub(crate) fn new(config: CacheConfig) -> Cache {
-        let floor = u32::try_from(config.max_bytes / config.max_entries)
-            .unwrap_or(u32::MAX)
-            .max(1);
-        let entries = moka::sync::Cache::builder()
-            .max_capacity(config.max_bytes)
-            .weigher(move |_key: &Key, slot: &Arc<Slot>| slot.weight.max(floor))
-            .expire_after(KeepFor)
-            .build();
+        let floor = (config.max_bytes / config.max_entries).max(1);
+        let estimated = usize::try_from(config.max_entries).unwrap_or(usize::MAX);
+        let entries =
+            quick_cache::sync::Cache::with_weighter(estimated, config.max_bytes, Weigh { floor });
         Cache { config, entries }
     }
 
@@ -375,9 +416,17 @@ impl Cache {
         &self.config
     }
 
+    /// The slot for `name`/`record_type`, if it is that question's.
+    fn slot(&self, flat: &Flat, record_type: RecordType) -> Option<Arc<Slot>> {
+        self.entries
+            .get(&flat.key(record_type))
+            .filter(|slot| *slot.name == *flat.as_bytes())
+    }
+
     /// What the cache holds for `name`/`record_type` at `now`.
     pub(crate) fn get(&self, name: &Name, record_type: RecordType, now: Instant) -> Lookup {
-        let Some(slot) = self.entries.get(&(name.clone(), record_type)) else {
+        let flat = Flat::new(name);
+        let Some(slot) = self.slot(&flat, record_type) else {
             return Lookup::Miss { stale: None };
         };
         if let Some(stored) = &slot.stored
@@ -396,7 +445,13 @@ impl Cache {
                 age: now.saturating_duration_since(f.at),
                 stale,
             },
-            _ => Lookup::Miss { stale },
+            _ => {
+                if stale.is_none() {
+                    // Nothing left that any rule could serve: free it now.
+                    self.entries.remove(&flat.key(record_type));
+                }
+                Lookup::Miss { stale }
+            }
         }
     }
 
@@ -419,7 +474,8 @@ impl Cache {
         negative_ttl: Option<u32>,
         now: Instant,
     ) {
-        let key = (name.clone(), record_type);
+        let flat = Flat::new(name);
+        let key = flat.key(record_type);
         let ttl = match &data {
             Held::Answer { answered, .. } => Some(self.answer_ttl(answered)),
             Held::NoData | Held::NxDomain => negative_ttl.map(|t| {
@@ -429,20 +485,16 @@ impl Cache {
         let ttl = match ttl {
             Some(ttl) if !ttl.is_zero() => ttl,
             _ => {
-                self.entries.invalidate(&key);
+                self.entries.remove(&key);
                 return;
             }
-        };
-        let stale = match (&data, self.config.serve_stale) {
-            (Held::Answer { .. }, Some(max_stale)) => max_stale,
-            _ => Duration::ZERO,
         };
         let weight = estimate(name, &data);
         let stored = Arc::new(Stored { data, at: now, ttl });
         let slot = Slot {
+            name: flat.as_bytes().into(),
             stored: Some(stored),
             failure: None,
-            keep: ttl + stale,
             weight,
         };
         self.entries.insert(key, Arc::new(slot));
@@ -460,49 +512,40 @@ impl Cache {
         let Some(memory) = self.config.failure_memory.filter(|m| !m.is_zero()) else {
             return;
         };
-        let key = (name.clone(), record_type);
-        let held = self.entries.get(&key);
-        let stored = held.as_ref().and_then(|slot| slot.stored.clone());
-        let keep_stored = stored
-            .as_ref()
-            .filter(|s| self.servable_stale(s, now) || s.fresh(now))
-            .map(|s| {
-                let stale = self.config.serve_stale.unwrap_or_default();
-                (s.at + s.ttl + stale).saturating_duration_since(now)
-            })
-            .unwrap_or_default();
+        let flat = Flat::new(name);
+        let stored = self
+            .slot(&flat, record_type)
+            .and_then(|slot| slot.stored.clone());
         let weight = match &stored {
             Some(s) => estimate(name, &s.data),
             None => estimate_failure(name),
         };
         let slot = Slot {
+            name: flat.as_bytes().into(),
             stored,
             failure: Some(Remembered {
                 kind,
                 at: now,
                 until: now + memory,
             }),
-            keep: keep_stored.max(memory),
             weight,
         };
-        self.entries.insert(key, Arc::new(slot));
+        self.entries.insert(flat.key(record_type), Arc::new(slot));
     }
 
     /// Drops every entry (the servers changed).
     pub(crate) fn clear(&self) {
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 
-    /// The number of entries (approximate: moka counts lazily).
+    /// The number of entries.
     pub(crate) fn entry_count(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
+        self.entries.len() as u64
     }
 
     /// The weight held (bytes, each entry counted at least `max_bytes / max_entries`).
     pub(crate) fn weighted_size(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.entries.weight()
     }
 
     /// How long an answer is cached: its smallest TTL, clamped.

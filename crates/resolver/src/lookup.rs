@@ -160,18 +160,17 @@ impl Inner {
         if answer.records.len() < 2 {
             return;
         }
-        let mut ips = answer.ips();
+        let ips: Vec<IpAddr> = answer.records.iter().filter_map(record_ip).collect();
         if ips.len() != answer.records.len() {
             return;
         }
-        self.sorter.sort(&mut ips);
-        let mut records = std::mem::take(&mut answer.records);
-        for ip in ips {
-            if let Some(i) = records.iter().position(|r| record_ip(r) == Some(ip)) {
-                answer.records.push(records.swap_remove(i));
-            }
+        if let Some(order) = self.sorter.order(&ips, Instant::now()) {
+            let mut records: Vec<Option<Record>> = std::mem::take(&mut answer.records)
+                .into_iter()
+                .map(Some)
+                .collect();
+            answer.records = order.iter().filter_map(|&i| records[i].take()).collect();
         }
-        answer.records.append(&mut records);
     }
 
     /// The candidate walk.

@@ -22,14 +22,19 @@
 //! `lookup_ip` must not cost four system calls per address).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::RwLock;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// How long a destination's source address is reused: routes and interface addresses change
 /// rarely (a network switch), and a cached lookup must stay cheap.
 pub(crate) const SOURCE_TTL: Duration = Duration::from_secs(2);
 /// Most destinations whose source is remembered.
-const SOURCE_CACHE_ENTRIES: u64 = 1024;
+const SOURCE_CACHE_ENTRIES: usize = 1024;
 
 /// The RFC 6724 §2.1 default policy table: prefix, prefix length, precedence, label.
 const POLICY: [(Ipv6Addr, u8, u8, u8); 9] = [
@@ -65,6 +70,10 @@ fn within(ip: Ipv6Addr, prefix: Ipv6Addr, len: u8) -> bool {
 
 /// The precedence and label of `ip`: the longest matching prefix of the policy table.
 pub(crate) fn classify(ip: IpAddr) -> (u8, u8) {
+    if ip.is_ipv4() {
+        // IPv4-mapped: ::ffff:0:0/96, and no longer prefix of the table contains it.
+        return (35, 4);
+    }
     let ip = v6(ip);
     POLICY
         .iter()
@@ -174,19 +183,44 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
     Equal
 }
 
-/// Sorts `ips` by RFC 6724, `source_of` giving each destination's source address (`None`:
-/// unusable).
-pub(crate) fn sort_with(ips: &mut [IpAddr], mut source_of: impl FnMut(IpAddr) -> Option<IpAddr>) {
+/// The RFC 6724 order of `ips`, `source_of` giving each destination's source address (`None`:
+/// unusable): the indexes of `ips` in order, or `None` when they already are.
+pub(crate) fn order_with(
+    ips: &[IpAddr],
+    mut source_of: impl FnMut(IpAddr) -> Option<IpAddr>,
+) -> Option<Vec<usize>> {
     if ips.len() < 2 {
-        return;
+        return None;
     }
-    let mut candidates: Vec<Candidate> = ips
+    // Most answers are in order already: find out without allocating.
+    let mut previous = Candidate::new(ips[0], source_of(ips[0]));
+    let mut in_order = true;
+    for &ip in &ips[1..] {
+        let next = Candidate::new(ip, source_of(ip));
+        if compare(&previous, &next) == Ordering::Greater {
+            in_order = false;
+            break;
+        }
+        previous = next;
+    }
+    if in_order {
+        return None;
+    }
+    let candidates: Vec<Candidate> = ips
         .iter()
         .map(|&ip| Candidate::new(ip, source_of(ip)))
         .collect();
-    candidates.sort_by(compare);
-    for (slot, c) in ips.iter_mut().zip(candidates) {
-        *slot = c.ip;
+    let mut order: Vec<usize> = (0..ips.len()).collect();
+    order.sort_by(|&a, &b| compare(&candidates[a], &candidates[b]));
+    Some(order)
+}
+
+/// Sorts `ips` by RFC 6724 (see [`order_with`]).
+#[cfg(test)]
+pub(crate) fn sort_with(ips: &mut [IpAddr], source_of: impl FnMut(IpAddr) -> Option<IpAddr>) {
+    if let Some(order) = order_with(ips, source_of) {
+        let sorted: Vec<IpAddr> = order.iter().map(|&i| ips[i]).collect();
+        ips.copy_from_slice(&sorted);
     }
 }
 
@@ -203,33 +237,71 @@ pub(crate) fn source_for(ip: IpAddr) -> Option<IpAddr> {
     socket.local_addr().ok().map(|a| a.ip())
 }
 
-/// Sorts addresses by RFC 6724 with the kernel's source addresses, remembered for
-/// [`SOURCE_TTL`].
-pub(crate) struct Sorter {
-    sources: moka::sync::Cache<IpAddr, Option<IpAddr>>,
-}
+/// A cheap hasher for addresses (FxHash's step): the map holds this process's own
+/// destinations, nothing an attacker can flood it with beyond the answers it gets, and it is
+/// bounded and cleared when full.
+#[derive(Default)]
+struct AddrHasher(u64);
 
-impl std::fmt::Debug for Sorter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sorter").finish_non_exhaustive()
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
-}
 
-impl Default for Sorter {
-    fn default() -> Self {
-        Sorter {
-            sources: moka::sync::Cache::builder()
-                .max_capacity(SOURCE_CACHE_ENTRIES)
-                .time_to_live(SOURCE_TTL)
-                .build(),
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
         }
     }
 }
 
+type Sources = HashMap<IpAddr, (Option<IpAddr>, Instant), BuildHasherDefault<AddrHasher>>;
+
+/// Sorts addresses by RFC 6724 with the kernel's source addresses, remembered for
+/// [`SOURCE_TTL`].
+#[derive(Debug, Default)]
+pub(crate) struct Sorter {
+    /// Destination -> its source (`None`: unusable) and when that was found.
+    sources: RwLock<Sources>,
+}
+
 impl Sorter {
-    /// Sorts `ips` in place.
-    pub(crate) fn sort(&self, ips: &mut [IpAddr]) {
-        sort_with(ips, |ip| self.sources.get_with(ip, || source_for(ip)));
+    /// The RFC 6724 order of `ips` (see [`order_with`]).
+    /// `now` is the lookup's clock.
+    pub(crate) fn order(&self, ips: &[IpAddr], now: Instant) -> Option<Vec<usize>> {
+        if ips.len() < 2 {
+            return None;
+        }
+        order_with(ips, |ip| self.source(ip, now))
+    }
+
+    /// The source for `ip`: remembered, or asked of the kernel.
+    fn source(&self, ip: IpAddr, now: Instant) -> Option<IpAddr> {
+        let fresh = |(source, at): &(Option<IpAddr>, Instant)| {
+            (now.saturating_duration_since(*at) < SOURCE_TTL).then_some(*source)
+        };
+        let known = self
+            .sources
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ip)
+            .and_then(fresh);
+        if let Some(source) = known {
+            return source;
+        }
+        let source = source_for(ip);
+        let mut sources = self.sources.write().unwrap_or_else(|e| e.into_inner());
+        if sources.len() >= SOURCE_CACHE_ENTRIES {
+            sources.retain(|_, entry| fresh(entry).is_some());
+            if sources.len() >= SOURCE_CACHE_ENTRIES {
+                sources.clear();
+            }
+        }
+        sources.insert(ip, (source, now));
+        source
     }
 }
 
@@ -396,8 +468,13 @@ mod tests {
     fn sources_come_from_the_kernel() {
         assert_eq!(source_for(ip("127.0.0.1")), Some(ip("127.0.0.1")));
         let sorter = Sorter::default();
-        let mut one = vec![ip("127.0.0.1")];
-        sorter.sort(&mut one);
-        assert_eq!(one, [ip("127.0.0.1")]);
+        let now = Instant::now();
+        assert_eq!(sorter.order(&[ip("127.0.0.1")], now), None);
+        // ::1 before 127.0.0.1 where IPv6 loopback exists; an unusable ::1 after.
+        let order = sorter.order(&[ip("127.0.0.1"), ip("::1")], now);
+        match source_for(ip("::1")) {
+            Some(_) => assert_eq!(order, Some(vec![1, 0])),
+            None => assert_eq!(order, None),
+        }
     }
 }

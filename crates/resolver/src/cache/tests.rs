@@ -368,3 +368,25 @@ fn estimates_grow_with_the_records() {
         ENTRY_OVERHEAD + n.len()
     );
 }
+
+#[test]
+fn keys_ignore_case_and_tell_names_and_types_apart() {
+    let k = |n: &str, t| key(&name(n), t);
+    assert_eq!(
+        k("WWW.Example.com.", RecordType::A),
+        k("www.example.com.", RecordType::A)
+    );
+    assert_ne!(
+        k("www.example.com.", RecordType::A),
+        k("www.example.com.", RecordType::AAAA)
+    );
+    assert_ne!(
+        k("www.example.com.", RecordType::A),
+        k("www.example.com", RecordType::A)
+    );
+    assert_ne!(k("a.bc.", RecordType::A), k("ab.c.", RecordType::A));
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..20_000 {
+        assert!(seen.insert(k(&format!("host{i}.example."), RecordType::A)));
+    }
+}
