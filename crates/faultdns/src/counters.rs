@@ -5,8 +5,9 @@ use std::{
     sync::atomic::{AtomicU64, Ordering::Relaxed},
 };
 
-/// A snapshot of the server's counters, from [`crate::Server::counters`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A snapshot of the server's counters, from [`crate::Server::counters`]. Serializes (serde) to
+/// the JSON the binary's control endpoint serves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Counters {
     /// Well-formed queries evaluated against the rules (UDP and TCP).
@@ -34,12 +35,35 @@ pub struct Counters {
     pub log_dropped: u64,
     /// Queries for names beyond the per-name tracking limit (not in `queries_for`).
     pub untracked_names: u64,
+    /// Queries forwarded to an upstream (each ends in exactly one `upstream_*` outcome below,
+    /// except those still outstanding).
+    pub forwarded: u64,
+    /// Forwarded queries the upstream answered (relayed, or handed to the reply rules).
+    pub upstream_answered: u64,
+    /// Forwarded queries with no reply within the upstream timeout.
+    pub upstream_timeout: u64,
+    /// Forwarded queries whose reply was not a DNS response (too short, QR=0, sections that
+    /// do not parse).
+    pub upstream_garbage: u64,
+    /// UDP replies larger than the client said it accepts (not relayed).
+    pub upstream_oversize: u64,
+    /// Forwarded queries lost because the upstream TCP connection closed or broke first.
+    pub upstream_tcp_closed: u64,
+    /// Forwarded queries that could not be sent (connection refused, ICMP errors, send errors).
+    pub upstream_unreachable: u64,
+    /// Queries not forwarded because the bound on queries outstanding upstream was reached.
+    pub upstream_overload: u64,
+    /// Upstream replies that answered no waiting query (unknown ID, or another question);
+    /// they are not relayed, and the query they might belong to keeps waiting.
+    pub upstream_wrong_id: u64,
+    /// Queries outstanding upstream at the time of the snapshot (a gauge, not a counter).
+    pub upstream_outstanding: u64,
     /// One entry per rule, in rule order.
     pub rules: Vec<RuleCounters>,
 }
 
 /// Counters of one rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RuleCounters {
     /// The rule, in canonical text.
@@ -97,6 +121,40 @@ impl Counters {
             let _ = writeln!(out, "# TYPE faultdns_{name}_total counter");
             let _ = writeln!(out, "faultdns_{name}_total {value}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP faultdns_forwarded_total Queries forwarded upstream.\n\
+             # TYPE faultdns_forwarded_total counter\n\
+             faultdns_forwarded_total {}",
+            self.forwarded
+        );
+        let _ = writeln!(
+            out,
+            "# HELP faultdns_upstream_total Forwarded queries by upstream outcome (wrong_id: \
+             replies that matched no waiting query).\n# TYPE faultdns_upstream_total counter"
+        );
+        for (outcome, value) in [
+            ("answered", self.upstream_answered),
+            ("timeout", self.upstream_timeout),
+            ("garbage", self.upstream_garbage),
+            ("oversize", self.upstream_oversize),
+            ("tcp_closed", self.upstream_tcp_closed),
+            ("unreachable", self.upstream_unreachable),
+            ("overload", self.upstream_overload),
+            ("wrong_id", self.upstream_wrong_id),
+        ] {
+            let _ = writeln!(
+                out,
+                "faultdns_upstream_total{{outcome=\"{outcome}\"}} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP faultdns_upstream_outstanding Queries waiting for an upstream now.\n\
+             # TYPE faultdns_upstream_outstanding gauge\n\
+             faultdns_upstream_outstanding {}",
+            self.upstream_outstanding
+        );
         for (metric, help) in [
             ("matched", "Queries matching the rule"),
             ("fired", "Matches the rule fired on"),
@@ -133,6 +191,15 @@ pub(crate) struct Live {
     pub(crate) tcp_closed_bad: AtomicU64,
     pub(crate) tcp_rejected: AtomicU64,
     pub(crate) log_dropped: AtomicU64,
+    pub(crate) forwarded: AtomicU64,
+    pub(crate) up_answered: AtomicU64,
+    pub(crate) up_timeout: AtomicU64,
+    pub(crate) up_garbage: AtomicU64,
+    pub(crate) up_oversize: AtomicU64,
+    pub(crate) up_tcp_closed: AtomicU64,
+    pub(crate) up_unreachable: AtomicU64,
+    pub(crate) up_overload: AtomicU64,
+    pub(crate) up_wrong_id: AtomicU64,
 }
 
 impl Live {
@@ -152,5 +219,14 @@ impl Live {
         c.tcp_closed_bad = self.tcp_closed_bad.load(Relaxed);
         c.tcp_rejected = self.tcp_rejected.load(Relaxed);
         c.log_dropped = self.log_dropped.load(Relaxed);
+        c.forwarded = self.forwarded.load(Relaxed);
+        c.upstream_answered = self.up_answered.load(Relaxed);
+        c.upstream_timeout = self.up_timeout.load(Relaxed);
+        c.upstream_garbage = self.up_garbage.load(Relaxed);
+        c.upstream_oversize = self.up_oversize.load(Relaxed);
+        c.upstream_tcp_closed = self.up_tcp_closed.load(Relaxed);
+        c.upstream_unreachable = self.up_unreachable.load(Relaxed);
+        c.upstream_overload = self.up_overload.load(Relaxed);
+        c.upstream_wrong_id = self.up_wrong_id.load(Relaxed);
     }
 }

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{
     counters::RuleCounters,
-    rule::{Action, Proto, Rule},
+    rule::{Action, Phase, Proto, Rule},
 };
 
 /// At most this many distinct names are counted for `queries_for`; later names are not.
@@ -81,7 +81,7 @@ impl Engine {
             .collect();
     }
 
-    /// Count the query and decide what to do with it.
+    /// Count the query and decide what to do with it (the rules of [`Phase::Query`]).
     pub(crate) fn decide(
         &mut self,
         name: &str,
@@ -97,8 +97,36 @@ impl Engine {
         } else {
             self.untracked += 1;
         }
+        self.evaluate(Phase::Query, name, qtype, proto, client)
+    }
+
+    /// Decide what to do with an upstream's reply to a forwarded query (the rules of
+    /// [`Phase::Reply`]); the query was counted when it arrived.
+    pub(crate) fn decide_reply(
+        &mut self,
+        name: &str,
+        qtype: u16,
+        proto: Proto,
+        client: IpAddr,
+    ) -> Decision {
+        self.evaluate(Phase::Reply, name, qtype, proto, client)
+    }
+
+    /// Whether any rule acts on the reply path.
+    pub(crate) fn has_reply_rules(&self) -> bool {
+        self.rules.iter().any(|st| st.rule.phase == Phase::Reply)
+    }
+
+    fn evaluate(
+        &mut self,
+        phase: Phase,
+        name: &str,
+        qtype: u16,
+        proto: Proto,
+        client: IpAddr,
+    ) -> Decision {
         for (i, st) in self.rules.iter_mut().enumerate() {
-            if !st.rule.matches(name, qtype, proto, client) {
+            if st.rule.phase != phase || !st.rule.matches(name, qtype, proto, client) {
                 continue;
             }
             st.matched += 1;
@@ -255,6 +283,26 @@ mod tests {
             Action::Truncate
         );
         assert_eq!(e.rule_counters()[0].fired, 1);
+    }
+
+    #[test]
+    fn reply_rules_are_apart_from_query_rules() {
+        let mut e = engine(&["servfail on=reply every=2", "drop name=x."], 1);
+        assert!(e.has_reply_rules());
+        assert_eq!(e.decide("y.", 1, Proto::Udp, LOCAL).action, Action::Answer);
+        assert_eq!(e.decide("x.", 1, Proto::Udp, LOCAL).action, Action::Drop);
+        let r: Vec<Action> = (0..4)
+            .map(|_| e.decide_reply("y.", 1, Proto::Udp, LOCAL).action)
+            .collect();
+        use Action::*;
+        assert_eq!(r, [Answer, ServFail, Answer, ServFail]);
+        let d = e.decide_reply("y.", 1, Proto::Udp, LOCAL);
+        assert_eq!(d.rule, None);
+        let c = e.rule_counters();
+        assert_eq!((c[0].matched, c[0].fired), (5, 2));
+        assert_eq!((c[1].matched, c[1].fired), (1, 1));
+        assert_eq!(e.queries(), 2, "replies are not queries");
+        assert!(!engine(&["drop"], 1).has_reply_rules());
     }
 
     #[test]

@@ -71,6 +71,27 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A rule's action cannot be carried out where the rule was given (in the hickory-server
+    /// layer: `wrong-id` and `malformed`, which only the faultdns server can send). Use the
+    /// faultdns server for these, or another action.
+    #[error(
+        "rule `{rule}`: `{action}` is not available in the hickory-server layer (hickory-server encodes every response itself); use the faultdns server for it"
+    )]
+    Unsupported {
+        /// The rule, in canonical text.
+        rule: String,
+        /// The action that is not available.
+        action: &'static str,
+    },
+    /// A socket towards an upstream could not be opened (no route, no such address family).
+    #[error("cannot open a socket to upstream {addr}: {source}")]
+    Upstream {
+        /// The upstream address.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn line_suffix(line: Option<usize>, text: &Option<String>) -> String {

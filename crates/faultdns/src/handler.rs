@@ -2,7 +2,10 @@
 
 use std::{
     net::{SocketAddr, UdpSocket},
-    sync::{Arc, Mutex, atomic::AtomicBool},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -15,7 +18,8 @@ use crate::{
     counters::Live,
     engine::Engine,
     log::{Entry, LogSender},
-    rule::{Action, Proto},
+    rule::{Action, Proto, Rule},
+    upstream::{Forward, Upstreams},
     wire::{self, Parsed, Shape, rcode},
     zone::Store,
 };
@@ -40,6 +44,10 @@ pub(crate) struct Shared {
     /// The runtime the server was started on, for delayed replies from the UDP threads.
     pub(crate) runtime: Handle,
     pub(crate) tcp_idle: Duration,
+    /// Where queries the data does not decide go, if anywhere.
+    pub(crate) upstreams: Option<Upstreams>,
+    /// Whether any rule acts on the reply path (read without the engine's lock).
+    pub(crate) reply_rules: AtomicBool,
 }
 
 /// Per-task buffers, reused for every message.
@@ -50,11 +58,13 @@ pub(crate) struct Scratch {
 }
 
 /// What to do with `Scratch::out` after handling a message.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Reply {
     None,
     Now,
     After(Duration),
+    /// Send the query upstream (nothing is in `Scratch::out`).
+    Forward(Box<Forward>),
 }
 
 /// Where a delayed reply goes.
@@ -65,6 +75,14 @@ pub(crate) enum Target {
 }
 
 impl Shared {
+    /// Replace the rules (their counters start again).
+    pub(crate) fn set_rules(&self, rules: Vec<Rule>) {
+        let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.set_rules(rules);
+        self.reply_rules
+            .store(engine.has_reply_rules(), Ordering::Relaxed);
+    }
+
     /// Handle one message; the reply, if any, is left in `s.out`.
     pub(crate) fn handle(
         &self,
@@ -90,22 +108,48 @@ impl Shared {
                 return Reply::Now;
             }
         };
-        if q.edns.is_some_and(|e| e.version > 0) {
-            Live::bump(&self.live.refused);
-            wire::write_badvers(&q, &mut s.out);
-            return Reply::Now;
-        }
-        // Only class IN (or ANY) is served; zone transfers are not offered.
-        if (q.qclass != 1 && q.qclass != 255) || q.qtype == 251 || q.qtype == 252 {
-            Live::bump(&self.live.refused);
-            wire::write_bare(&q, q.id, rcode::REFUSED, &mut s.out);
-            return Reply::Now;
-        }
         q.name_into(&mut s.name);
+        // With upstreams, what the data does not decide goes upstream as it is (an upstream
+        // judges classes, transfers and EDNS versions itself).
+        let forward = self.upstreams.is_some() && !self.store.is_local(&s.name);
+        if !forward {
+            if q.edns.is_some_and(|e| e.version > 0) {
+                Live::bump(&self.live.refused);
+                wire::write_badvers(&q, &mut s.out);
+                return Reply::Now;
+            }
+            // Only class IN (or ANY) is served; zone transfers are not offered.
+            if (q.qclass != 1 && q.qclass != 255) || q.qtype == 251 || q.qtype == 252 {
+                Live::bump(&self.live.refused);
+                wire::write_bare(&q, q.id, rcode::REFUSED, &mut s.out);
+                return Reply::Now;
+            }
+        }
         let d = {
             let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
             engine.decide(&s.name, q.qtype, proto, peer.ip())
         };
+        if forward {
+            let relayed = match d.action {
+                Action::Answer | Action::WrongId => true,
+                Action::Truncate => proto == Proto::Tcp,
+                _ => false,
+            };
+            if relayed {
+                Live::bump(&self.live.forwarded);
+                return Reply::Forward(Box::new(Forward {
+                    query: msg.into(),
+                    question_end: 12 + q.question.len(),
+                    name: s.name.clone(),
+                    qtype: q.qtype,
+                    client: peer,
+                    proto,
+                    decision: d,
+                    client_udp_size: q.client_udp_size(),
+                    received: SystemTime::now(),
+                }));
+            }
+        }
         if let Some(log) = &self.log {
             let sent = log.send(Entry {
                 time: SystemTime::now(),
@@ -117,6 +161,7 @@ impl Shared {
                 rule: d.rule,
                 action: d.action,
                 delay: d.delay,
+                upstream: None,
             });
             if !sent {
                 Live::bump(&self.live.log_dropped);
@@ -128,6 +173,7 @@ impl Shared {
         };
         match d.action {
             Action::Drop => return Reply::None,
+            Action::Truncate if forward => wire::write_truncated(&q, &mut s.out),
             Action::Answer | Action::Truncate | Action::WrongId => {
                 let found = self.store.lookup(&s.name, q.qtype);
                 let shape = if d.action == Action::Truncate && proto == Proto::Udp {

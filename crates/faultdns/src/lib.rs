@@ -24,6 +24,13 @@
 //!
 //! The rule language is described on [`Rule`]; the decision log on [`LogTarget`].
 //!
+//! With [`Builder::upstream`], the server sits in front of a real resolver: queries its data
+//! does not decide are relayed there byte for byte (UDP to UDP, TCP to TCP, only the ID
+//! swapped), and rules act on the query and, with `on=reply`, on the upstream's reply; upstream
+//! failures are counted per kind ([`Counters`]) and passed on as silence unless
+//! [`Builder::upstream_failure`] says otherwise. With the cargo feature `hickory-server`, the
+//! `hickory` module offers the same rules as a hickory-server `RequestHandler` layer.
+//!
 //! Bad input is counted ([`Counters`]) and handled as an authoritative server would: messages
 //! shorter than a header and responses are ignored, anything else that does not parse as one
 //! question gets FORMERR, other opcodes NOTIMP, classes other than IN and zone transfers
@@ -35,18 +42,25 @@
 mod counters;
 mod engine;
 mod error;
+mod forward_tcp;
+mod forward_udp;
 mod handler;
+#[cfg(feature = "hickory-server")]
+pub mod hickory;
 mod locate;
 mod log;
+mod mmsg;
 mod rule;
 mod server;
 mod tcp;
 mod udp;
+mod upstream;
 mod wire;
 mod zone;
 
 pub use counters::{Counters, RuleCounters};
 pub use error::Error;
 pub use log::LogTarget;
-pub use rule::{Action, Proto, Rule};
+pub use rule::{Action, Phase, Proto, Rule};
 pub use server::{Builder, Server};
+pub use upstream::UpstreamFailure;

@@ -3,7 +3,7 @@
 //! Each query that reaches the rules gives one line:
 //! `{"time":"...","client":"127.0.0.1:40000","id":4660,"name":"www.example.com.","type":"A",
 //! "proto":"udp","rule":0,"action":"drop"}` (`rule` is `null` for the default answer, and a
-//! `delay_ms` field appears when the reply was delayed). Lines go through a bounded channel; when
+//! `delay_ms` field appears when the reply was delayed; forwarded queries add upstream fields). Lines go through a bounded channel; when
 //! the writer falls behind, lines are dropped and counted rather than slowing the server.
 
 use std::{
@@ -35,7 +35,11 @@ const LOG_QUEUE: usize = 65_536;
 /// ```
 ///
 /// (on one line). `rule` is the index of the rule that fired, `null` for the default answer;
-/// `delay_ms` appears when the reply was delayed. Lines go through a bounded queue to a writer
+/// `delay_ms` appears when the reply was delayed. A forwarded query's line is written when it
+/// is complete and adds `upstream` (the address asked, `null` when none was),
+/// `upstream_outcome` (`answered`, `timeout`, `garbage`, `oversize`, `tcp_closed`,
+/// `unreachable`, `overload`), `upstream_ms` (from sending to the outcome), and `reply_rule` /
+/// `reply_action` when an `on=reply` rule fired. Lines go through a bounded queue to a writer
 /// thread; when it falls behind, lines are dropped and counted (`Counters::log_dropped`).
 #[non_exhaustive]
 pub enum LogTarget {
@@ -68,6 +72,19 @@ pub(crate) struct Entry {
     pub(crate) rule: Option<usize>,
     pub(crate) action: Action,
     pub(crate) delay: Option<Duration>,
+    /// For a forwarded query: how it went upstream.
+    pub(crate) upstream: Option<UpstreamEntry>,
+}
+
+/// The upstream part of a forwarded query's line.
+pub(crate) struct UpstreamEntry {
+    /// The upstream asked (none when the query was never sent).
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) outcome: &'static str,
+    /// From sending the query to the outcome.
+    pub(crate) elapsed: Option<Duration>,
+    pub(crate) reply_rule: Option<usize>,
+    pub(crate) reply_action: Option<Action>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +100,16 @@ struct Line<'a> {
     action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<Option<SocketAddr>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_rule: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_action: Option<&'static str>,
 }
 
 enum Msg {
@@ -177,6 +204,19 @@ fn write_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
         rule: e.rule,
         action: e.action.as_str(),
         delay_ms: e.delay.map(|d| d.as_secs_f64() * 1000.0),
+        upstream: e.upstream.as_ref().map(|u| u.addr),
+        upstream_outcome: e.upstream.as_ref().map(|u| u.outcome),
+        upstream_ms: e
+            .upstream
+            .as_ref()
+            .and_then(|u| u.elapsed)
+            .map(|d| d.as_secs_f64() * 1000.0),
+        reply_rule: e.upstream.as_ref().and_then(|u| u.reply_rule),
+        reply_action: e
+            .upstream
+            .as_ref()
+            .and_then(|u| u.reply_action)
+            .map(Action::as_str),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

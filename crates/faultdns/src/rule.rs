@@ -5,7 +5,7 @@
 //! ```text
 //! rule    = action *( key "=" value )
 //! action  = answer | drop | servfail | refused | nxdomain | truncate | wrong-id | malformed
-//! key     = name | qtype | proto | from | p | every | first | delay | burst | loss
+//! key     = name | qtype | proto | from | p | every | first | delay | burst | loss | on
 //! ```
 
 use std::{fmt, net::IpAddr, str::FromStr, time::Duration};
@@ -95,6 +95,27 @@ impl fmt::Display for Proto {
     }
 }
 
+/// Where a rule acts: on the query as it arrives, or on an upstream's reply to a forwarded
+/// query (`on=reply`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Phase {
+    /// When the query arrives, before any answer exists (the default).
+    #[default]
+    Query,
+    /// When an upstream has answered a forwarded query, before the answer is relayed.
+    Reply,
+}
+
+impl Phase {
+    /// `query` or `reply`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Query => "query",
+            Phase::Reply => "reply",
+        }
+    }
+}
+
 /// Which names a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum NameMatch {
@@ -136,10 +157,20 @@ impl NameMatch {
 ///   (exclusive with `p`).
 ///
 /// `delay=DURATION` (`200ms`, `1s`) holds the reply back before the action is carried out; other
-/// queries are not held up. It cannot be combined with `drop`.
+/// queries are not held up. It cannot be combined with `drop`. For a forwarded query the delay
+/// runs from the moment the upstream's reply arrived.
+///
+/// `on=reply` makes a rule act on the reply path of forwarding (see [`Phase`]): it is evaluated
+/// when an upstream has answered a forwarded query, and its action replaces the relayed reply
+/// (`drop` loses it, `answer delay=` holds it back, `servfail` replaces it, `truncate` sends
+/// TC=1 over UDP instead, and so on). Rules without `on=` (or `on=query`) act when the query
+/// arrives. The two lists are evaluated separately, each in order. Without upstreams there are
+/// no replies to act on, and `on=reply` rules never match (the binary refuses them); in the
+/// hickory-server layer they act on the wrapped handler's response.
 ///
 /// A rule that matches but does not fire lets evaluation go on to the next rule; a query no rule
-/// fires on is answered from the data.
+/// fires on is answered from the data (or, with upstreams, forwarded when the data does not
+/// decide it; see [`crate::Builder::upstream`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub(crate) action: Action,
@@ -152,6 +183,7 @@ pub struct Rule {
     pub(crate) first: Option<u64>,
     pub(crate) delay: Option<Duration>,
     pub(crate) burst: Option<Burst>,
+    pub(crate) phase: Phase,
 }
 
 /// Gilbert-Elliott parameters: mean run length of firing matches and long-run firing fraction.
@@ -189,6 +221,7 @@ impl Rule {
             first: None,
             delay: None,
             burst: None,
+            phase: Phase::Query,
         }
     }
 
@@ -200,6 +233,11 @@ impl Rule {
     /// The delay applied before the action, if any.
     pub fn delay(&self) -> Option<Duration> {
         self.delay
+    }
+
+    /// Whether the rule acts on queries (the default) or on upstream replies (`on=reply`).
+    pub fn phase(&self) -> Phase {
+        self.phase
     }
 
     /// Whether the query's identity matches the rule's keys (not whether it fires).
@@ -256,6 +294,9 @@ impl fmt::Display for Rule {
         }
         if let Some(d) = self.delay {
             write!(f, " delay={}", humantime::format_duration(d))?;
+        }
+        if self.phase == Phase::Reply {
+            f.write_str(" on=reply")?;
         }
         Ok(())
     }
@@ -363,11 +404,18 @@ impl FromStr for Rule {
                     }
                     loss = Some(l);
                 }
+                "on" => {
+                    rule.phase = match value.to_ascii_lowercase().as_str() {
+                        "query" => Phase::Query,
+                        "reply" => Phase::Reply,
+                        _ => return Err(err(word, "expected on=query or on=reply".into())),
+                    }
+                }
                 _ => {
                     return Err(err(
                         word,
                         "unknown key, expected one of name, qtype, proto, from, p, every, first, \
-                         delay, burst, loss"
+                         delay, burst, loss, on"
                             .into(),
                     ));
                 }
@@ -484,12 +532,28 @@ mod tests {
         assert_eq!(bad_token("drop p=0.1 p=0.2"), "p=0.2");
         assert_eq!(bad_token("drop burst=3"), "burst");
         assert_eq!(bad_token("drop delay=1s"), "delay");
+        assert_eq!(bad_token("servfail on=answer"), "on=answer");
         assert_eq!(bad_token(""), "");
         let msg = "drop nmae=a.".parse::<Rule>().unwrap_err().to_string();
         assert!(
             msg.contains("unknown key") && msg.contains("nmae=a."),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn reply_phase_round_trips() {
+        let rule: Rule = "servfail name=*.example.com. ON=Reply p=0.5"
+            .parse()
+            .unwrap();
+        assert_eq!(rule.phase(), Phase::Reply);
+        assert_eq!(
+            rule.to_string(),
+            "servfail name=*.example.com. p=0.5 on=reply"
+        );
+        assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
+        let q: Rule = "drop on=query".parse().unwrap();
+        assert_eq!((q.phase(), q.to_string().as_str()), (Phase::Query, "drop"));
     }
 
     #[test]

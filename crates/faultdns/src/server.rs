@@ -25,12 +25,22 @@ use crate::{
     counters::{Counters, Live},
     engine::Engine,
     error::Error,
+    forward_udp::UdpUpstream,
     handler::{MAX_DELAYED, MAX_TCP, Shared},
     log::{LogTarget, LogWriter},
-    rule::Rule,
-    tcp, udp, wire,
+    rule::{Phase, Rule},
+    tcp, udp,
+    upstream::{UpstreamFailure, Upstreams},
+    wire,
     zone::{Data, Store},
 };
+
+/// Default time an upstream has to answer a forwarded query.
+const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Sockets (source ports) per upstream and listening socket for forwarding over UDP.
+const UDP_FLOWS: usize = 4;
+/// Default bound on queries outstanding upstream.
+const DEFAULT_MAX_OUTSTANDING: usize = 4096;
 
 /// Default idle timeout of a TCP connection.
 const DEFAULT_TCP_IDLE: Duration = Duration::from_secs(10);
@@ -52,6 +62,10 @@ pub struct Builder {
     tcp_idle: Option<Duration>,
     udp_tasks: Option<usize>,
     max_tcp: Option<usize>,
+    upstreams: Vec<SocketAddr>,
+    upstream_timeout: Option<Duration>,
+    upstream_failure: UpstreamFailure,
+    max_outstanding: Option<usize>,
 }
 
 impl Builder {
@@ -148,6 +162,51 @@ impl Builder {
         self
     }
 
+    /// Forward to this upstream resolver what the data does not decide (may be given several
+    /// times: queries and TCP connections go round robin, one upstream each, never retried
+    /// elsewhere, so the client sees what the upstream did).
+    ///
+    /// Which queries the data decides: those for names at or below the apex of a zone given
+    /// with its SOA record, at or below a synthesis suffix, names that own a record (a
+    /// [`Builder::record`] line or a zone record outside every zone), and names a wildcard
+    /// record covers. Every other query goes through the query rules (those without
+    /// `on=reply`); unless one fires with an action that answers locally, its bytes are sent
+    /// upstream over the transport it came in on (UDP to UDP, TCP to TCP), with only the ID
+    /// changed, and the upstream's reply comes back the same way, every byte as the upstream
+    /// sent it but the ID, which is the client's again. `answer` and `wrong-id` forward (the
+    /// latter relays the reply with another ID), `truncate` forwards over TCP and sends TC=1
+    /// over UDP, `nxdomain` answers with a synthesised root SOA, the others as usual.
+    /// `on=reply` rules then act on the upstream's reply. Without upstreams (the default)
+    /// every query is answered from the data.
+    pub fn upstream(mut self, addr: SocketAddr) -> Self {
+        self.upstreams.push(addr);
+        self
+    }
+
+    /// How long an upstream has to answer a forwarded query. Defaults to 2 s (a common
+    /// forwarder's read timeout); bounded to 10 ms..=60 s.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout =
+            Some(timeout.clamp(Duration::from_millis(10), Duration::from_secs(60)));
+        self
+    }
+
+    /// What the client gets when its forwarded query fails upstream (no reply in time, garbage,
+    /// an oversize UDP reply, a TCP connection closed mid-reply, an unreachable upstream, the
+    /// outstanding bound reached). Defaults to [`UpstreamFailure::Silence`].
+    pub fn upstream_failure(mut self, policy: UpstreamFailure) -> Self {
+        self.upstream_failure = policy;
+        self
+    }
+
+    /// Most queries outstanding upstream at once, over all upstreams and both transports;
+    /// more are not forwarded (counted as `upstream_overload`, answered as
+    /// [`Builder::upstream_failure`] says). Defaults to 4096; bounded to 1..=60,000.
+    pub fn max_upstream_outstanding(mut self, n: usize) -> Self {
+        self.max_outstanding = Some(n.clamp(1, 60_000));
+        self
+    }
+
     /// Bind the sockets and start serving: UDP on threads of its own, TCP and delayed replies on
     /// the current tokio runtime (which must outlive the server).
     ///
@@ -176,6 +235,15 @@ impl Builder {
         };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let max_tcp = self.max_tcp.unwrap_or(MAX_TCP);
+        let upstreams = (!self.upstreams.is_empty()).then(|| {
+            Upstreams::new(
+                self.upstreams.clone(),
+                self.upstream_timeout.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT),
+                self.upstream_failure,
+                self.max_outstanding.unwrap_or(DEFAULT_MAX_OUTSTANDING),
+            )
+        });
+        let reply_rules = self.rules.iter().any(|r| r.phase() == Phase::Reply);
         let shared = Arc::new(Shared {
             store,
             engine: Mutex::new(Engine::new(self.rules, seed)),
@@ -188,6 +256,8 @@ impl Builder {
             stopping: AtomicBool::new(false),
             runtime: Handle::current(),
             tcp_idle: self.tcp_idle.unwrap_or(DEFAULT_TCP_IDLE),
+            upstreams,
+            reply_rules: AtomicBool::new(reply_rules),
         });
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
@@ -200,10 +270,40 @@ impl Builder {
                     .set_read_timeout(Some(UDP_WAKE))
                     .map_err(|source| Error::Bind { addr, source })?;
                 let udp_sock = Arc::new(UdpSocket::from(udp_sock));
+                let mut ups = Vec::new();
+                // Several source ports per upstream, taken in turn: an upstream that spreads
+                // its load by flow (SO_REUSEPORT workers, ECMP, conntrack) sees many flows, as
+                // from many clients, not one pinned to a single worker.
+                let flows = (0..UDP_FLOWS).flat_map(|_| self.upstreams.iter().copied());
+                for up_addr in flows {
+                    let opened = UdpUpstream::open(shared.clone(), up_addr, udp_sock.clone());
+                    let up = match opened {
+                        Ok(up) => Arc::new(up),
+                        Err(source) => {
+                            stop_udp(&shared, &udp_sockets);
+                            return Err(Error::Upstream {
+                                addr: up_addr,
+                                source,
+                            });
+                        }
+                    };
+                    // Shut at shutdown like the listening sockets, to wake the thread.
+                    match up.socket().try_clone() {
+                        Ok(sock) => udp_sockets.push(Arc::new(sock)),
+                        Err(source) => {
+                            stop_udp(&shared, &udp_sockets);
+                            return Err(Error::Upstream {
+                                addr: up_addr,
+                                source,
+                            });
+                        }
+                    }
+                    ups.push(up);
+                }
                 let (worker_shared, sock) = (shared.clone(), udp_sock.clone());
                 let spawned = thread::Builder::new()
                     .name(format!("faultdns-udp-{}", addr.port()))
-                    .spawn(move || udp::serve(worker_shared, sock));
+                    .spawn(move || udp::serve(worker_shared, sock, ups));
                 match spawned {
                     Ok(t) => threads.push(t),
                     Err(source) => {
@@ -349,6 +449,11 @@ impl Server {
         };
         drop(engine);
         self.shared.live.fill(&mut c);
+        c.upstream_outstanding = self
+            .shared
+            .upstreams
+            .as_ref()
+            .map_or(0, |u| u.outstanding() as u64);
         c
     }
 
@@ -363,10 +468,15 @@ impl Server {
         engine.queries_for(&key)
     }
 
-    /// Replace the rules while serving; their counters start again from zero.
+    /// Replace the rules while serving, all at once; their counters start again from zero.
     pub fn set_rules(&self, rules: Vec<Rule>) {
-        let mut engine = self.shared.engine.lock().unwrap_or_else(|e| e.into_inner());
-        engine.set_rules(rules);
+        self.shared.set_rules(rules);
+    }
+
+    /// The rules in force, in canonical text (as [`Rule`]'s `Display` writes them).
+    pub fn rules(&self) -> Vec<String> {
+        let engine = self.shared.engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.rule_counters().into_iter().map(|c| c.rule).collect()
     }
 
     /// Stop serving and wait until every task and thread (UDP receive threads, TCP

@@ -16,8 +16,10 @@ use tokio::{
 
 use crate::{
     counters::Live,
+    forward_tcp,
     handler::{Reply, Scratch, Shared, Target, stopped},
     rule::Proto,
+    upstream::Forward,
 };
 
 /// Replies queued per connection before the reader waits for the writer.
@@ -66,6 +68,8 @@ async fn connection(
         let tx = tx;
         let mut s = Scratch::default();
         let mut buf = Vec::new();
+        // The upstream task of this connection, started at the first forwarded query.
+        let mut upstream: Option<mpsc::Sender<Box<Forward>>> = None;
         loop {
             let mut len = [0u8; 2];
             match timeout(idle, rd.read_exact(&mut len)).await {
@@ -87,10 +91,21 @@ async fn connection(
                 Live::bump(&shared.live.tcp_closed_bad);
                 return;
             }
-            let reply = shared.handle(&buf, Proto::Tcp, peer, &mut s);
-            if reply == Reply::None {
-                continue;
-            }
+            let reply = match shared.handle(&buf, Proto::Tcp, peer, &mut s) {
+                Reply::None => continue,
+                Reply::Forward(fwd) => {
+                    let up = upstream.get_or_insert_with(|| {
+                        let (up_tx, up_rx) = mpsc::channel(forward_tcp::QUEUE);
+                        tokio::spawn(forward_tcp::serve(shared.clone(), up_rx, tx.clone()));
+                        up_tx
+                    });
+                    if up.send(fwd).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                other => other,
+            };
             let mut framed = Vec::with_capacity(s.out.len() + 2);
             framed.extend_from_slice(&(s.out.len() as u16).to_be_bytes());
             framed.extend_from_slice(&s.out);

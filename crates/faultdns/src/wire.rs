@@ -163,6 +163,59 @@ pub(crate) fn parse(msg: &[u8]) -> Parsed<'_> {
     })
 }
 
+/// What an upstream's reply is, checked without decoding it into records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplyCheck {
+    /// A response whose sections parse and whose question is the one asked (or which has no
+    /// question, as header-only error replies do).
+    Good,
+    /// A well-formed response to some other question.
+    OtherQuestion,
+    /// Not a DNS response: shorter than a header, QR=0, more than one question, or sections
+    /// that run off the end or leave bytes over.
+    Garbage,
+}
+
+/// Check an upstream reply against the question section of the query sent (`question`: name,
+/// type and class as sent). Names are compared case-insensitively. Never panics, never allocates.
+pub(crate) fn check_reply(msg: &[u8], question: &[u8]) -> ReplyCheck {
+    if msg.len() < 12 || msg[2] & QR == 0 {
+        return ReplyCheck::Garbage;
+    }
+    let count = |i: usize| u16::from_be_bytes([msg[i], msg[i + 1]]) as usize;
+    let (qd, rrs) = (count(4), count(6) + count(8) + count(10));
+    if qd > 1 {
+        return ReplyCheck::Garbage;
+    }
+    let mut pos = 12;
+    let mut same = true;
+    if qd == 1 {
+        if !skip_name(msg, &mut pos) || msg.len() < pos + 4 {
+            return ReplyCheck::Garbage;
+        }
+        pos += 4;
+        same = msg[12..pos].eq_ignore_ascii_case(question);
+    }
+    for _ in 0..rrs {
+        if !skip_name(msg, &mut pos) || msg.len() < pos + 10 {
+            return ReplyCheck::Garbage;
+        }
+        let rdlen = u16::from_be_bytes([msg[pos + 8], msg[pos + 9]]) as usize;
+        pos += 10 + rdlen;
+        if msg.len() < pos {
+            return ReplyCheck::Garbage;
+        }
+    }
+    if pos != msg.len() {
+        return ReplyCheck::Garbage;
+    }
+    if same {
+        ReplyCheck::Good
+    } else {
+        ReplyCheck::OtherQuestion
+    }
+}
+
 /// Skip a possibly compressed name; false when it runs off the end or is invalid.
 fn skip_name(msg: &[u8], pos: &mut usize) -> bool {
     let mut total = 0usize;
@@ -201,6 +254,12 @@ impl Query<'_> {
         out.clear();
         let name_bytes = &self.question[..self.question.len() - 4];
         write_name_key(name_bytes, out);
+    }
+
+    /// The largest UDP reply the client said it accepts: its EDNS payload size (at least 512),
+    /// or 512 without EDNS. Unlike [`Query::udp_limit`], not capped at what we send ourselves.
+    pub(crate) fn client_udp_size(&self) -> usize {
+        self.edns.map_or(512, |e| (e.payload as usize).max(512))
     }
 
     /// The UDP reply size limit for this query.
@@ -323,6 +382,13 @@ pub(crate) fn write_bare(q: &Query<'_>, id: u16, rcode: u8, out: &mut Vec<u8>) {
     if q.edns.is_some() {
         push_opt(out, 0);
     }
+}
+
+/// An empty reply with TC=1 and RCODE NOERROR (the question, and OPT when the query had one):
+/// "too large for UDP, ask again over TCP", for a name whose answer is not ours.
+pub(crate) fn write_truncated(q: &Query<'_>, out: &mut Vec<u8>) {
+    write_bare(q, q.id, rcode::NOERROR, out);
+    out[2] |= TC;
 }
 
 /// BADVERS (extended RCODE 16) for an EDNS version we do not speak.
@@ -450,6 +516,48 @@ mod tests {
             }
             m.truncate(cut.max(1));
             let _ = parse(&m);
+        }
+    }
+
+    #[test]
+    fn replies_are_checked_against_the_question() {
+        let q = query("www.example.com", 1, false);
+        let question = &q[12..];
+        let mut r = q.clone();
+        r[2] |= 0x80;
+        assert_eq!(check_reply(&r, question), ReplyCheck::Good);
+        let mut upper = r.clone();
+        upper[13] = b'W';
+        assert_eq!(check_reply(&upper, question), ReplyCheck::Good);
+        let other = {
+            let mut o = query("xyz.example.com", 1, false);
+            o[2] |= 0x80;
+            o
+        };
+        assert_eq!(check_reply(&other, question), ReplyCheck::OtherQuestion);
+        // An answer record: pointer to the question, A, IN, TTL, 4 bytes.
+        let mut with_answer = r.clone();
+        with_answer[7] = 1;
+        with_answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        assert_eq!(check_reply(&with_answer, question), ReplyCheck::Good);
+        assert_eq!(
+            check_reply(&with_answer[..with_answer.len() - 1], question),
+            ReplyCheck::Garbage
+        );
+        let mut trailing = r.clone();
+        trailing.push(0);
+        assert_eq!(check_reply(&trailing, question), ReplyCheck::Garbage);
+        assert_eq!(check_reply(&q, question), ReplyCheck::Garbage, "QR=0");
+        assert_eq!(check_reply(&r[..11], question), ReplyCheck::Garbage);
+        let header_only = [0x12, 0x34, 0x81, 0x82, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(check_reply(&header_only, question), ReplyCheck::Good);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_check_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let q = query("www.example.com", 1, false);
+            let _ = check_reply(&bytes, &q[12..]);
         }
     }
 

@@ -188,6 +188,18 @@ pub(crate) struct Store {
     /// NXDOMAIN answers per zone apex.
     zones: HashMap<Box<str>, Arc<Prepared>>,
     root_nxdomain: Arc<Prepared>,
+    local: Local,
+}
+
+/// Which names the data decides when upstreams are configured (everything else is forwarded):
+/// names at or below the apex of a zone given with its SOA, or below a synthesis suffix (or
+/// the suffix itself); names that own records; names a wildcard record covers.
+#[derive(Debug, Default)]
+struct Local {
+    apexes: std::collections::HashSet<Box<str>>,
+    owners: std::collections::HashSet<Box<str>>,
+    /// Parents of wildcard owners (`*.x.` gives `x.`): names strictly below them.
+    wildcards: std::collections::HashSet<Box<str>>,
 }
 
 /// What a lookup found.
@@ -225,6 +237,16 @@ impl Store {
         Found {
             prepared: self.nxdomain_for(key),
         }
+    }
+
+    /// Whether the data decides `key` (see [`Local`]); when it does not, a server with upstreams
+    /// forwards the query.
+    pub(crate) fn is_local(&self, key: &str) -> bool {
+        let l = &self.local;
+        if l.owners.contains(key) || l.apexes.contains(key) {
+            return true;
+        }
+        strict_suffixes(key).any(|s| l.apexes.contains(s) || l.wildcards.contains(s))
     }
 
     /// The authoritative NXDOMAIN answer of the zone enclosing `key`.
@@ -276,6 +298,7 @@ struct Builder {
     synth: Vec<(String, Name, Ipv4Addr, Option<Ipv6Addr>)>,
     /// Every type present in the data, for prepared CNAME chains.
     types: Vec<u16>,
+    local: Local,
 }
 
 impl Builder {
@@ -286,12 +309,18 @@ impl Builder {
             exists: Default::default(),
             synth: Vec::new(),
             types: vec![1, 28],
+            local: Local::default(),
         };
         let mut records: Vec<Record> = data.records.clone();
         for r in &records {
+            let key = wire::name_key(&r.name);
             if let RData::SOA(_) = &r.data {
-                let key = wire::name_key(&r.name);
+                b.local.apexes.insert(key.as_str().into());
                 b.soas.entry(key).or_insert_with(|| r.clone());
+            } else if let Some(parent) = key.strip_prefix("*.") {
+                b.local.wildcards.insert(parent.into());
+            } else {
+                b.local.owners.insert(key.into());
             }
         }
         // Records outside every zone: a synthesised SOA at their parent.
@@ -306,6 +335,7 @@ impl Builder {
         }
         for (suffix, v4, v6) in &data.synth {
             let key = wire::name_key(suffix);
+            b.local.apexes.insert(key.as_str().into());
             if b.zone_apex(&key).is_none() {
                 let soa = synth_soa(suffix);
                 b.soas.insert(key.clone(), soa.clone());
@@ -354,7 +384,8 @@ impl Builder {
         Some((soa.clone(), soa.ttl.min(min)))
     }
 
-    fn finish(self) -> Store {
+    fn finish(mut self) -> Store {
+        let local = std::mem::take(&mut self.local);
         let mut names = HashMap::new();
         let mut wildcards = HashMap::new();
         for key in &self.exists {
@@ -394,6 +425,7 @@ impl Builder {
             synth,
             zones,
             root_nxdomain,
+            local,
         }
     }
 
@@ -592,6 +624,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("1.2.3"), "{msg}");
+    }
+
+    #[test]
+    fn local_names_are_zones_owners_wildcards_and_synthesis() {
+        let mut d = Data::default();
+        d.add_zone_text(
+            "$ORIGIN example.com.\n@ 60 IN SOA ns. host. 1 60 60 60 60\nwww 60 IN A 192.0.2.1\n",
+            "t",
+            None,
+        )
+        .unwrap();
+        d.add_record_line("one.other.test. 60 A 192.0.2.2").unwrap();
+        d.add_record_line("*.wild.test. 60 A 192.0.2.3").unwrap();
+        d.add_synthesis("load.test.", Ipv4Addr::new(192, 0, 2, 4), None)
+            .unwrap();
+        let store = Store::build(&d);
+        for local in [
+            "example.com.",
+            "www.example.com.",
+            "nope.example.com.",
+            "one.other.test.",
+            "a.wild.test.",
+            "b.a.wild.test.",
+            "load.test.",
+            "x.load.test.",
+        ] {
+            assert!(store.is_local(local), "{local}");
+        }
+        for forwarded in [
+            "com.",
+            "other.test.",
+            "two.other.test.",
+            "wild.test.",
+            "cloudflare.com.",
+            ".",
+        ] {
+            assert!(!store.is_local(forwarded), "{forwarded}");
+        }
+        assert!(!Store::build(&Data::default()).is_local("www.example.com."));
     }
 
     #[test]

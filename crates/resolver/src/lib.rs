@@ -90,9 +90,22 @@
 //!
 //! # Cancel safety
 //!
-//! Every lookup method is cancel safe: its future owns its sockets and timers, so dropping it
-//! (a `select!` losing, a task aborted, a caller's own timeout) releases them at once, and no
-//! detached task or blocking thread is left behind.
+//! Every lookup method is cancel safe: dropping its future (a `select!` losing, a task
+//! aborted, a caller's own timeout) removes its queries from the resolver's sockets and drops
+//! its timers at once; no task or blocking thread of its own is left behind. The sockets
+//! belong to the resolver (a bounded pool per server, read by one task per socket) and close
+//! when the last clone of the resolver is dropped.
+//!
+//! # Sockets and spoofing
+//!
+//! Queries go out over a pool of connected UDP sockets per server (by default 4 taking new
+//! queries, each retired after 100 queries or a timeout, at most 256 in all:
+//! [`Config::with_udp_sockets_per_server`], [`Config::with_udp_queries_per_socket`],
+//! [`Config::with_max_udp_sockets`]). A blind forger must guess a query's ephemeral port
+//! (about 14.8 bits in Linux's default range) and its 16-bit ID and carry its question; one who
+//! learnt the pool's ports still has to guess which socket (2 bits with 4) and the ID, for at
+//! most 100 queries before the port changes. More sockets per server trade descriptors for
+//! entropy; fewer queries per socket shorten a learnt port's use.
 //!
 //! # Example
 //!

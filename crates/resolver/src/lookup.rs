@@ -88,7 +88,7 @@ pub(crate) struct Inner {
 #[derive(Debug)]
 pub(crate) enum Got {
     Answer {
-        answered: Answered,
+        answered: Box<Answered>,
         server: SocketAddr,
     },
     NoData,
@@ -110,7 +110,7 @@ struct Asked {
 
 /// An answer in the making: what a candidate's reply(s) gave.
 struct Found {
-    answered: Answered,
+    answered: Box<Answered>,
     extra: Vec<Record>,
     server: SocketAddr,
 }
@@ -126,20 +126,20 @@ struct CandidateResult {
 
 impl Inner {
     /// Runs a lookup of `name` (as parsed from `asked`).
+    /// The candidate names of `name`, in the order the walk tries them.
+    pub(crate) fn candidates(&self, name: &Name) -> Vec<Name> {
+        candidates(name, &self.search, self.config.ndots)
+    }
+
+    /// Walks `list` (the candidates of the name `asked`).
     pub(crate) async fn lookup(
         self: &Arc<Self>,
         asked: &str,
-        name: &Name,
+        list: Vec<Name>,
         ask: Ask,
-        call: Call,
+        call: &Call,
     ) -> Result<Answer, Error> {
-        if let Some(mut answer) = self.hosts_answer(name, ask, call.start) {
-            if ask == Ask::Ip {
-                self.sort_addresses(&mut answer);
-            }
-            return Ok(answer);
-        }
-        let mut result = self.walk(asked, name, ask, call).await;
+        let mut result = self.walk(asked, list, ask, call).await;
         if ask == Ask::Ip
             && let Ok(answer) = &mut result
         {
@@ -177,16 +177,16 @@ impl Inner {
     async fn walk(
         self: &Arc<Self>,
         asked: &str,
-        name: &Name,
+        list: Vec<Name>,
         ask: Ask,
-        call: Call,
+        call: &Call,
     ) -> Result<Answer, Error> {
         let transport = self.transport()?;
         let mut walk = Walk::new(call.policy);
-        let mut traces: Vec<CandidateTrace> = Vec::new();
+        let mut traces: Vec<CandidateTrace> = Vec::with_capacity(list.len());
         let mut ios = Vec::new();
         let mut found = None;
-        for candidate in candidates(name, &self.search, self.config.ndots) {
+        for candidate in &list {
             let began = Instant::now();
             let result = if began >= call.deadline {
                 // The deadline ended the walk before this candidate: a failure, never
@@ -199,11 +199,11 @@ impl Inner {
                     io: None,
                 }
             } else {
-                self.candidate(&transport, &candidate, ask, call).await
+                self.candidate(&transport, candidate, ask, call).await
             };
             let outcome = result.outcome;
             traces.push(CandidateTrace {
-                name: candidate,
+                name: candidate.clone(),
                 outcome,
                 queries: result.queries,
                 cache: result.cache,
@@ -249,7 +249,7 @@ impl Inner {
         transport: &Arc<Transport>,
         name: &Name,
         ask: Ask,
-        call: Call,
+        call: &Call,
     ) -> CandidateResult {
         let types: &[RecordType] = match ask {
             Ask::Type(ref t) => std::slice::from_ref(t),
@@ -269,25 +269,27 @@ impl Inner {
             0 => {}
             1 => {
                 let (t, stale) = missing.pop().expect("one");
-                asked.push(self.ask(transport, name, t, call, stale).await);
+                asked.push(Box::pin(self.ask(transport, name, t, call, stale)).await);
             }
             _ if self.config.single_request => {
                 // single-request: AAAA only after A is settled, under the same deadline.
                 for (t, stale) in missing {
-                    asked.push(self.ask(transport, name, t, call, stale).await);
+                    asked.push(Box::pin(self.ask(transport, name, t, call, stale)).await);
                 }
             }
             _ if delay.is_some() => {
+                // Boxed: the drive of both questions is large, and this path is rare.
                 asked.extend(
-                    self.ask_together(transport, name, missing, call, delay)
-                        .await,
+                    Box::pin(self.ask_together(transport, name, missing, *call, delay)).await,
                 );
             }
             _ => {
                 let (second, first) = (missing.pop().expect("two"), missing.pop().expect("two"));
+                // Boxed, so that a lookup in flight stays small: it holds the two questions'
+                // results side by side while they run.
                 let (a, b) = futures_util::future::join(
-                    self.ask(transport, name, first.0, call, first.1),
-                    self.ask(transport, name, second.0, call, second.1),
+                    Box::pin(self.ask(transport, name, first.0, call, first.1)),
+                    Box::pin(self.ask(transport, name, second.0, call, second.1)),
                 )
                 .await;
                 asked.push(a);
@@ -344,7 +346,13 @@ impl Inner {
                     Held::NxDomain => (Got::NxDomain, CacheEvent::NegativeHit),
                     Held::Answer { .. } => {
                         let (answered, server) = stored.answered_at(now).expect("an answer");
-                        (Got::Answer { answered, server }, CacheEvent::Hit)
+                        (
+                            Got::Answer {
+                                answered: Box::new(answered),
+                                server,
+                            },
+                            CacheEvent::Hit,
+                        )
                     }
                 };
                 self.metrics.cache(event);
@@ -379,7 +387,10 @@ impl Inner {
     ) -> Asked {
         let got = stored
             .answered_at(now)
-            .map(|(answered, server)| Got::Answer { answered, server });
+            .map(|(answered, server)| Got::Answer {
+                answered: Box::new(answered),
+                server,
+            });
         Asked {
             record_type,
             got,
@@ -400,24 +411,28 @@ impl Inner {
         transport: &Arc<Transport>,
         name: &Name,
         record_type: RecordType,
-        call: Call,
+        call: &Call,
         stale: Option<Arc<Stored>>,
     ) -> Asked {
-        let key: Key = (name.clone(), record_type);
+        // Nothing big is held across the awaits below (a lookup in flight is this future):
+        // the key is made when needed, the stale-answer timer boxed.
         let mut queries = Vec::new();
         let wait_until = stale.as_ref().zip(self.cache.as_ref()).map(|(_, cache)| {
             call.deadline
                 .min(Instant::now() + cache.config().stale_wait())
         });
         loop {
-            let (flight, joined) = self.flights.join_or_start(&key, call.deadline, |guard| {
-                self.flight(transport.clone(), key.clone(), call.deadline, guard)
-            });
+            let (flight, joined) = {
+                let key: Key = (name.clone(), record_type);
+                self.flights.join_or_start(&key, call.deadline, |guard| {
+                    self.flight(transport.clone(), key.clone(), call.deadline, guard)
+                })
+            };
             if joined {
                 self.metrics.coalesced();
             }
             let flown = match wait_until {
-                Some(until) => tokio::time::timeout_at(until, flight).await.ok(),
+                Some(until) => Box::pin(tokio::time::timeout_at(until, flight)).await.ok(),
                 None => Some(flight.await),
             };
             let Some(flown) = flown else {
@@ -526,7 +541,7 @@ impl Inner {
         let Some(cache) = &self.cache else { return };
         let data = match concluded {
             Concluded::Answer { answered, .. } => Held::Answer {
-                answered: answered.clone(),
+                answered: answered.as_ref().clone(),
                 server: server.expect("an answer has its server"),
             },
             Concluded::NoData => Held::NoData,
@@ -613,7 +628,8 @@ impl Inner {
         Pending {
             question: Question::new(name.clone(), record_type),
             exchange: Exchange::new(record_type, self.settings, &self.servers, now, deadline),
-            messages: Vec::new(),
+            message: Vec::new(),
+            message_edns: None,
             registrations: Vec::new(),
             negative_ttl: None,
         }
@@ -627,24 +643,24 @@ impl Inner {
         questions: &mut [Pending],
         delay: Option<Duration>,
     ) {
-        let inbox = Arc::new(Inbox::default());
+        let inbox = {
+            let keys: Vec<u64> = questions.iter().map(|p| p.question.key()).collect();
+            Arc::new(Inbox::new(&keys))
+        };
         let servers = &*self.servers;
-        let mut deliveries = Vec::new();
-        let mut ignored = Vec::new();
         let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
-        let mut armed: Option<Instant> = None;
         let mut families = Families::new(delay);
         poll_fn(|cx| {
             loop {
                 let now = Instant::now();
-                let _ = inbox.poll_take(cx, &mut deliveries, &mut ignored);
-                for tag in ignored.drain(..) {
+                let (deliveries, ignored) = inbox.take(cx);
+                for tag in ignored {
                     let (index, send) = untag(tag);
                     if let Some(pending) = questions.get_mut(index) {
                         pending.exchange.handle_ignored(send, servers);
                     }
                 }
-                for delivery in deliveries.drain(..) {
+                for delivery in deliveries {
                     let (index, send) = untag(delivery.tag);
                     if let Some(pending) = questions.get_mut(index) {
                         pending.deliver(send, delivery.at, delivery.event, servers);
@@ -657,15 +673,20 @@ impl Inner {
                     pending.transmit(index, transport, &inbox, now, servers);
                     pending.settle(self.settings.timeout);
                 }
-                let state: Vec<Family> = questions
-                    .iter()
-                    .map(|p| Family {
+                // At most two questions (A and AAAA): no allocation per poll.
+                let mut state = [Family {
+                    v6: false,
+                    done: true,
+                    answered: false,
+                }; 2];
+                for (slot, p) in state.iter_mut().zip(questions.iter()) {
+                    *slot = Family {
                         v6: p.exchange.record_type() == RecordType::AAAA,
                         done: p.exchange.is_done(),
                         answered: p.exchange.is_answered(),
-                    })
-                    .collect();
-                if families.ready(now, &state) {
+                    };
+                }
+                if families.ready(now, &state[..questions.len().min(2)]) {
                     return Poll::Ready(());
                 }
                 let wake = questions
@@ -676,17 +697,13 @@ impl Inner {
                 let Some(wake) = wake else {
                     return Poll::Ready(());
                 };
-                if armed != Some(wake) {
+                if sleep.deadline() != wake {
                     sleep.as_mut().reset(wake);
-                    armed = Some(wake);
                 }
                 if sleep.as_mut().poll(cx).is_pending() {
                     // Something may have arrived while the exchanges ran: look again before
-                    // sleeping (the inbox holds the waker from the look above otherwise).
-                    if inbox
-                        .poll_take(cx, &mut deliveries, &mut ignored)
-                        .is_ready()
-                    {
+                    // sleeping (and leave the waker with the inbox).
+                    if inbox.has_news(cx) {
                         continue;
                     }
                     return Poll::Pending;
@@ -698,9 +715,13 @@ impl Inner {
 
     /// An answer from the hosts file, if it lists the name asked with addresses of the family
     /// asked.
-    fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
+    pub(crate) fn hosts_answer(&self, name: &Name, ask: Ask, start: Instant) -> Option<Answer> {
         let (canonical, ips) = self.hosts.lookup(name)?;
-        local_answer(name, canonical.clone(), ips, ask, start)
+        let mut answer = local_answer(name, canonical.clone(), ips, ask, start)?;
+        if ask == Ask::Ip {
+            self.sort_addresses(&mut answer);
+        }
+        Some(answer)
     }
 
     /// The hosts file's name for `ip`, as a PTR answer.
@@ -726,8 +747,10 @@ fn untag(tag: u32) -> (usize, usize) {
 struct Pending {
     question: Question,
     exchange: Exchange,
-    /// The encoded query per EDNS setting used so far (usually one).
-    messages: Vec<(Option<u16>, Vec<u8>)>,
+    /// The encoded query (its ID is set per query), for the EDNS setting `message_edns`;
+    /// encoded again when a query needs another (a server that does not speak EDNS).
+    message: Vec<u8>,
+    message_edns: Option<u16>,
     /// Per query sent, its registration while it waits.
     registrations: Vec<Option<Registration>>,
     /// The RFC 2308 TTL of the NXDOMAIN or NODATA reply that settled the question.
@@ -748,21 +771,17 @@ impl Pending {
             if let Some(Some(old)) = t.superseded.and_then(|s| self.registrations.get(s)) {
                 old.retire_socket();
             }
-            let message = match self.messages.iter().position(|(e, _)| *e == t.edns) {
-                Some(i) => &mut self.messages[i].1,
-                None => {
-                    self.messages
-                        .push((t.edns, build_query(0, &self.question, t.edns)));
-                    &mut self.messages.last_mut().expect("just pushed").1
-                }
-            };
+            if self.message.is_empty() || self.message_edns != t.edns {
+                self.message = build_query(0, &self.question, t.edns);
+                self.message_edns = t.edns;
+            }
+            let message = &mut self.message;
             let out = Outgoing {
                 server: t.server,
                 transport: t.transport,
                 message,
                 inbox,
                 tag: tag(index, t.send),
-                key: self.question.key(),
             };
             match transport.send(out) {
                 Ok(registration) => {
@@ -953,6 +972,7 @@ fn conclude(
                 extra,
                 server,
             }) => {
+                let answered = *answered;
                 let mut records = answered.records;
                 records.extend(extra);
                 Ok(Answer {

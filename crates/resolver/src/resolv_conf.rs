@@ -91,9 +91,10 @@ const GLIBC_MAX_NDOTS: i32 = 15;
 const GLIBC_MAX_TIMEOUT: i32 = 30;
 /// glibc's `RES_MAXRETRY`.
 const GLIBC_MAX_ATTEMPTS: i32 = 5;
-/// glibc 2.36 options that change nothing here: `single-request-reopen` (every attempt already
-/// uses a fresh socket), `trust-ad` (no DNSSEC validation), `no-tld-query`, `no-reload`,
-/// `no-aaaa`. In glibc's matching order (`single-request-reopen` before `single-request`).
+/// glibc 2.36 options that change nothing here: `single-request-reopen` (A and AAAA leave from
+/// the resolver's socket pool, often from different sockets but not always; for a middlebox
+/// that mishandles two queries on one flow, `single-request` is the option that helps),
+/// `trust-ad` (no DNSSEC validation), `no-tld-query`, `no-reload`, `no-aaaa`. In glibc's matching order (`single-request-reopen` before `single-request`).
 const GLIBC_WITHOUT_EFFECT: [&str; 6] = [
     "single-request-reopen",
     "no_tld_query",

@@ -180,7 +180,8 @@ pub(crate) fn set_id(query: &mut [u8], id: u16) {
 /// (RFC 6891 §6.1.2: root owner, type 41, the payload size as class, version 0, no flags).
 /// Queries re-sent with another ID change only the first two bytes (`set_id`).
 pub fn build_query(id: u16, question: &Question, edns: Option<u16>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + 256 + 4 + 11);
+    let name_len: usize = question.name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+    let mut out = Vec::with_capacity(12 + name_len + 4 + if edns.is_some() { 11 } else { 0 });
     out.extend_from_slice(&id.to_be_bytes());
     // QR=0, opcode QUERY, RD=1; then QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT.
     out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);

@@ -89,11 +89,21 @@ async fn sockets_are_bounded_and_everything_is_freed() {
         tasks_during <= tasks_before + max_sockets,
         "{tasks_before} -> {tasks_during} tasks"
     );
+    assert_eq!(
+        r.server_stats()[0].waiting,
+        10_000,
+        "every query registered"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     // Dropped lookups free their entries at once: retired sockets drain and close, and only
     // the sockets still taking queries (4 per server by default) stay open.
     drop(lookups);
+    assert_eq!(
+        r.server_stats()[0].waiting,
+        0,
+        "entries freed by the drop itself"
+    );
     let took = settles("after dropping the lookups", || {
         let (fds, tasks) = (open_fds(), metrics.num_alive_tasks());
         (fds > fds_before + 4 || tasks > tasks_before + 4)
@@ -101,6 +111,8 @@ async fn sockets_are_bounded_and_everything_is_freed() {
     })
     .await;
     eprintln!("lookups dropped: pool back to its open sockets in {took:?}");
+    // Their entries went with them, at once (not after a timeout).
+    assert_eq!(r.server_stats()[0].waiting, 0);
 
     // Dropping the resolver ends every reader task and closes every socket.
     drop(r);

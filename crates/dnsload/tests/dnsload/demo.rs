@@ -19,7 +19,7 @@ async fn the_demo_prints_the_side_by_side_table() {
         "wrong_name",
         "drop.test (ndots 1, search name exists)",
         "myservice (ndots 5, bare name NXDOMAIN)",
-        "stubborn: the same loss ended",
+        "stubborn: re-sending a lost query",
         "wrong address (0) or NXDOMAIN (0)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");

@@ -345,3 +345,149 @@ fn config_file_configures_the_server() {
     assert_eq!(log.lines().count(), 2, "{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One HTTP request to the control endpoint; the status code and the body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::Write;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "control endpoint: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: faultdns\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The RCODE of a reply to an A query for `name` over UDP, or `None` without a reply.
+fn rcode_of(port: u16, name: &str) -> Option<u8> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut q = vec![0x43, 0x21, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    sock.send_to(&q, ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    (n >= 12).then_some(buf[3] & 0x0f)
+}
+
+#[test]
+fn forwards_to_another_faultdns_with_live_rule_control_and_sighup() {
+    let dir = temp_dir("control");
+    // The upstream: a second faultdns binary on loopback.
+    let upstream = start(&["--record", "api.example.net. 60 A 192.0.2.80"]);
+    let config = dir.join("front.toml");
+    std::fs::write(
+        &config,
+        "rule = [\"servfail name=api.example.net. on=reply\"]\n",
+    )
+    .unwrap();
+    let maddr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let front = start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--upstream",
+        &format!("127.0.0.1:{}", upstream.port),
+        "--upstream-timeout",
+        "500ms",
+        "--metrics",
+        &maddr.to_string(),
+    ]);
+    assert_eq!(
+        rcode_of(front.port, "api.example.net."),
+        Some(2),
+        "on=reply servfail"
+    );
+    let (status, body) = http(maddr, "GET", "/rules", "");
+    assert_eq!(status, 200, "{body}");
+    let rules: Vec<String> = serde_json::from_str(&body).unwrap();
+    assert_eq!(rules, ["servfail name=api.example.net. on=reply"]);
+
+    // A bad list is refused whole, naming the bad token; the rules stay.
+    let (status, body) = http(maddr, "PUT", "/rules", "drop name=a.\nnxdomain nmae=x.\n");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("line 2") && body.contains("(at `nmae=x.`)"),
+        "{body}"
+    );
+    assert_eq!(rcode_of(front.port, "api.example.net."), Some(2));
+
+    // A good list replaces the rules at once.
+    let (status, body) = http(
+        maddr,
+        "PUT",
+        "/rules",
+        r#"["refused name=api.example.net."]"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(rcode_of(front.port, "api.example.net."), Some(5));
+    let (_, body) = http(maddr, "GET", "/counters", "");
+    let c: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(c["rules"][0]["fired"], 1, "{body}");
+    assert_eq!(c["upstream_answered"], 2, "{body}");
+    assert_eq!(c["forwarded"], 2, "{body}");
+
+    // SIGHUP reads the config again: an empty rule list, so answers flow through.
+    std::fs::write(&config, "rule = []\n").unwrap();
+    let hup = |r: &Running| {
+        let pid = r.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    hup(&front);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while http(maddr, "GET", "/rules", "").1.trim() != "[]" {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not apply the config's rules"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(rcode_of(front.port, "api.example.net."), Some(0));
+    // A broken config keeps the rules in force.
+    std::fs::write(&config, "rule = [\"dorp\"]\n").unwrap();
+    hup(&front);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(http(maddr, "GET", "/rules", "").1.trim(), "[]");
+    let (status, _) = http(maddr, "DELETE", "/rules", "");
+    assert_eq!(status, 405);
+
+    let (_, stderr, clean) = stop(front);
+    assert!(clean, "{stderr}");
+    assert!(stderr.contains("SIGHUP: 0 rule(s)"), "{stderr}");
+    assert!(
+        stderr.contains("SIGHUP:") && stderr.contains("dorp") && stderr.contains("rules unchanged"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("forwarded 3: answered 3"), "{stderr}");
+    let (_, _, clean) = stop(upstream);
+    assert!(clean);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

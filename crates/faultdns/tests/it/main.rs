@@ -6,7 +6,15 @@ mod answers;
 // workspace with `--all-features`).
 #[cfg(feature = "cli")]
 mod binary;
+mod clients;
+mod conformance;
+mod forward;
+// The hickory-server layer's tests: `cargo test -p faultdns --features hickory-server`.
+#[cfg(feature = "hickory-server")]
+mod hickory;
 mod lifecycle;
+mod resolvers;
 mod robustness;
 mod rules;
+mod upstream;
 mod util;

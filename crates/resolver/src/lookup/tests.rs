@@ -5,7 +5,7 @@ use proptest::prelude::*;
 fn answered(ip: [u8; 4]) -> Got {
     let name = Name::from_ascii("www.example.com.").unwrap();
     Got::Answer {
-        answered: Answered {
+        answered: Box::new(Answered {
             canonical: name.clone(),
             records: vec![Record::from_rdata(
                 name,
@@ -13,7 +13,7 @@ fn answered(ip: [u8; 4]) -> Got {
                 RData::A(A::from(std::net::Ipv4Addr::from(ip))),
             )],
             chain: vec![],
-        },
+        }),
         server: "127.0.0.1:53".parse().unwrap(),
     }
 }

@@ -9,8 +9,9 @@
 //! - inside an attempt, when the server's retransmission timeout (RTO, from its latency model)
 //!   passes with no usable reply, the question is sent again: to the next server in order when
 //!   there are several (a hedge), else to the same one, with the interval doubling each time,
-//!   at most [`MAX_RESENDS`] times per question, and only while the server's re-send budget
-//!   allows (see `servers::Budget`); otherwise the attempt waits out its timeout;
+//!   at most [`MAX_RESENDS`] times per attempt, and only while the server's re-send budget
+//!   allows and it is not silent (see `servers::Budget` and the latency model); otherwise the
+//!   attempt waits out its timeout;
 //! - every query stays open until the question is settled: the first usable reply to any of
 //!   them wins, late replies to earlier attempts included;
 //! - an answer, NODATA or NXDOMAIN settles the question. SERVFAIL, REFUSED, NOTIMP, a lame or
@@ -36,12 +37,13 @@ use crate::wire::{Answered, Reply};
 /// Index of a query within its exchange.
 pub(crate) type SendId = usize;
 
-/// Most re-sends of one question. With the RTO floor of 10 ms and doubling, a question to a
-/// loss-free server goes out at 0, 10, 30 and 70 ms: up to three losses in a row are
-/// recovered within a tenth of a second (at 10% independent loss, all but one question in
-/// 10,000). A question still unanswered after that is not meeting random loss but an outage
-/// or a dead server, where more queries only add load: its later attempts are one query each,
-/// as a resolver without re-sends would send.
+/// Most re-sends in one attempt. With the RTO floor of 10 ms and doubling, an attempt to a
+/// loss-free server sends at 0, 10, 30 and 70 ms: up to three losses in a row are recovered
+/// within a tenth of a second (at 10% independent loss, all but one question in 10,000; at
+/// 50% loss, two attempts of four queries leave one question in 256 unanswered). More would
+/// mostly add load: an attempt still unanswered after four queries is meeting an outage more
+/// often than bad luck. (A server that stops answering altogether is caught sooner, by the
+/// latency model's silence rule, and gets one query per attempt.)
 pub(crate) const MAX_RESENDS: u8 = 3;
 
 /// The knobs of one exchange.
@@ -70,9 +72,10 @@ pub(crate) struct Transmit {
 /// What a question came to.
 #[derive(Debug)]
 pub(crate) enum Concluded {
-    /// Records of the asked type, from this server.
+    /// Records of the asked type, from this server (boxed: an exchange waiting for its reply
+    /// keeps room for its conclusion).
     Answer {
-        answered: Answered,
+        answered: Box<Answered>,
         server: usize,
     },
     NoData,
@@ -104,7 +107,7 @@ pub(crate) struct Linger {
     pub(crate) resent_at: Option<Instant>,
 }
 
-/// One query sent, kept small: a lookup against a dead server keeps a dozen of them.
+/// One query sent, kept small (32 bytes): a lookup against a dead server keeps a dozen.
 #[derive(Debug)]
 struct Query {
     sent_at: Instant,
@@ -117,12 +120,19 @@ struct Query {
     ignored: u16,
     result: QueryResult,
     attempt: u8,
-    transport: Transport,
-    edns: bool,
-    open: bool,
-    /// A re-send already counted as unnecessary.
-    wasted: bool,
+    flags: u8,
 }
+
+/// Over TCP (else UDP).
+const TCP: u8 = 1;
+/// With an EDNS OPT record.
+const EDNS: u8 = 2;
+/// Waiting for a reply.
+const OPEN: u8 = 4;
+/// A re-send already counted as unnecessary.
+const WASTED: u8 = 8;
+/// Handed to the transport (else still to be sent).
+const SENT: u8 = 16;
 
 /// No query: the `superseded` of a query that is not a re-send.
 const NONE: u16 = u16::MAX;
@@ -130,6 +140,26 @@ const NONE: u16 = u16::MAX;
 impl Query {
     fn server(&self) -> usize {
         usize::from(self.server)
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    fn transport(&self) -> Transport {
+        if self.has(TCP) {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        }
     }
 
     fn resend(&self) -> bool {
@@ -229,10 +259,9 @@ pub(crate) struct Exchange {
     attempt: u8,
     attempt_end: Instant,
     phase: Phase,
-    /// Re-sends so far (at most [`MAX_RESENDS`]).
+    /// Re-sends in the current attempt (at most [`MAX_RESENDS`]).
     resends: u8,
     queries: Vec<Query>,
-    queue: Vec<Transmit>,
     tally: Tally,
     done: Option<Concluded>,
 }
@@ -257,7 +286,6 @@ impl Exchange {
             phase: Phase::Tcp,
             resends: 0,
             queries: Vec::new(),
-            queue: Vec::new(),
             tally: Tally::default(),
             done: None,
         };
@@ -276,10 +304,16 @@ impl Exchange {
 
     /// The next query to send now, if any.
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.queue.is_empty() {
-            return None;
-        }
-        Some(self.queue.remove(0))
+        let send = self.queries.iter().position(|q| !q.has(SENT))?;
+        let query = &mut self.queries[send];
+        query.set(SENT, true);
+        Some(Transmit {
+            send,
+            server: query.server(),
+            transport: query.transport(),
+            edns: self.settings.edns.filter(|_| query.has(EDNS)),
+            superseded: query.superseded(),
+        })
     }
 
     /// The transport sent query `send` with message ID `id`.
@@ -317,7 +351,7 @@ impl Exchange {
     /// The EDNS payload size query `send` advertised (`None`: a plain query).
     pub(crate) fn edns_of(&self, send: SendId) -> Option<u16> {
         let query = self.queries.get(send)?;
-        self.settings.edns.filter(|_| query.edns)
+        self.settings.edns.filter(|_| query.has(EDNS))
     }
 
     /// The server query `send` went to.
@@ -329,13 +363,13 @@ impl Exchange {
     /// socket is then retired, as after a re-send).
     pub(crate) fn timed_out(&self, send: SendId) -> bool {
         self.queries.get(send).is_some_and(|q| {
-            q.open && matches!(q.result, QueryResult::Timeout | QueryResult::Deadline)
+            q.has(OPEN) && matches!(q.result, QueryResult::Timeout | QueryResult::Deadline)
         })
     }
 
     /// Whether query `send` still waits for a reply.
     pub(crate) fn is_open(&self, send: SendId) -> bool {
-        self.queries.get(send).is_some_and(|q| q.open)
+        self.queries.get(send).is_some_and(|q| q.has(OPEN))
     }
 
     /// Runs the timers due at `now`: re-sends, the end of an attempt, the deadline.
@@ -370,7 +404,7 @@ impl Exchange {
         }
         let (server, transport, sent_at, edns) = {
             let q = &self.queries[send];
-            (q.server(), q.transport, q.sent_at, q.edns)
+            (q.server(), q.transport(), q.sent_at, q.has(EDNS))
         };
         let latency = (transport == Transport::Udp).then(|| now.saturating_duration_since(sent_at));
         servers.replied(server, now, latency);
@@ -393,7 +427,10 @@ impl Exchange {
             Ok(answered) => {
                 servers.succeeded(server);
                 self.close(send, now, QueryResult::Answer);
-                self.done = Some(Concluded::Answer { answered, server });
+                self.done = Some(Concluded::Answer {
+                    answered: Box::new(answered),
+                    server,
+                });
             }
             Err(result @ (QueryResult::NoData | QueryResult::NxDomain)) => {
                 servers.succeeded(server);
@@ -478,12 +515,12 @@ impl Exchange {
         self.queries
             .iter()
             .enumerate()
-            .filter(|(_, q)| q.open && q.transport == Transport::Udp)
+            .filter(|(_, q)| q.has(OPEN) && !q.has(TCP))
             .map(|(i, q)| {
                 let resent_at = self
                     .queries
                     .iter()
-                    .filter(|later| later.sent_at > q.sent_at && !later.wasted)
+                    .filter(|later| later.sent_at > q.sent_at && !later.has(WASTED))
                     .map(|later| later.sent_at)
                     .min();
                 (
@@ -515,7 +552,7 @@ impl Exchange {
             .map(|q| QueryTrace {
                 server: servers.get(q.server()).addr,
                 record_type: self.record_type,
-                transport: q.transport,
+                transport: q.transport(),
                 id: q.id,
                 attempt: q.attempt,
                 resend: q.resend(),
@@ -535,6 +572,7 @@ impl Exchange {
 
     fn start_attempt(&mut self, attempt: u8, now: Instant, servers: &Servers) {
         self.attempt = attempt;
+        self.resends = 0;
         let server = server_at(self.first, usize::from(attempt), self.n);
         self.attempt_end = (now + self.settings.timeout).min(self.deadline);
         let edns = self.edns_for(server, servers);
@@ -553,7 +591,7 @@ impl Exchange {
     }
 
     /// When the next re-send would go out after a query at `now` waiting `interval`, if the
-    /// question and the attempt have room for it.
+    /// attempt has room for it.
     fn next_resend(&self, now: Instant, interval: Duration) -> Option<Instant> {
         let at = now + interval;
         (self.resends < MAX_RESENDS && at < self.attempt_end).then_some(at)
@@ -570,7 +608,7 @@ impl Exchange {
         let latest = self
             .queries
             .iter()
-            .rposition(|q| q.attempt == self.attempt && q.transport == Transport::Udp);
+            .rposition(|q| q.attempt == self.attempt && !q.has(TCP));
         let Some(latest) = latest else {
             self.phase = Phase::Udp {
                 next: None,
@@ -618,9 +656,15 @@ impl Exchange {
         superseded: Option<SendId>,
         servers: &Servers,
     ) {
-        let send = self.queries.len();
         let resend = superseded.is_some();
         servers.sent(server, resend);
+        let mut flags = OPEN;
+        if transport == Transport::Tcp {
+            flags |= TCP;
+        }
+        if edns.is_some() {
+            flags |= EDNS;
+        }
         self.queries.push(Query {
             sent_at: now,
             finished_us: u32::MAX,
@@ -630,17 +674,7 @@ impl Exchange {
             ignored: 0,
             result: QueryResult::Unanswered,
             attempt: self.attempt,
-            transport,
-            edns: edns.is_some(),
-            open: true,
-            wasted: false,
-        });
-        self.queue.push(Transmit {
-            send,
-            server,
-            transport,
-            edns,
-            superseded,
+            flags,
         });
     }
 
@@ -649,13 +683,13 @@ impl Exchange {
     fn charge_resends_after(&mut self, sent_at: Instant, servers: &Servers) {
         for i in 0..self.queries.len() {
             let later = &self.queries[i];
-            if !later.resend() || later.wasted || later.sent_at <= sent_at {
+            if !later.resend() || later.has(WASTED) || later.sent_at <= sent_at {
                 continue;
             }
             let charged = later
                 .superseded()
                 .map_or(later.server(), |s| self.queries[s].server());
-            self.queries[i].wasted = true;
+            self.queries[i].set(WASTED, true);
             servers.unnecessary(charged);
         }
     }
@@ -663,7 +697,7 @@ impl Exchange {
     fn close(&mut self, send: SendId, now: Instant, result: QueryResult) {
         self.tally.note(result);
         let query = &mut self.queries[send];
-        query.open = false;
+        query.set(OPEN, false);
         query.finish(now, result);
     }
 
@@ -671,8 +705,11 @@ impl Exchange {
     /// nothing left open, the next attempt starts now.
     fn after_close(&mut self, now: Instant, servers: &Servers) {
         let attempt = self.attempt;
-        let open = self.queries.iter().any(|q| q.open && q.attempt == attempt);
-        if !open && self.queue.is_empty() {
+        let open = self
+            .queries
+            .iter()
+            .any(|q| q.has(OPEN) && q.attempt == attempt);
+        if !open {
             self.next_attempt(now, servers);
         }
     }
@@ -685,7 +722,7 @@ impl Exchange {
         for query in self
             .queries
             .iter_mut()
-            .filter(|q| q.open && q.attempt == attempt)
+            .filter(|q| q.has(OPEN) && q.attempt == attempt)
         {
             query.finish(now, result);
             if !timed_out.contains(&query.server()) {
@@ -713,7 +750,8 @@ impl Exchange {
     }
 
     fn conclude_failure(&mut self) {
-        self.queue.clear();
+        // Queries not handed to the transport yet never will be.
+        self.queries.retain(|q| q.has(SENT));
         self.done = Some(self.tally.verdict());
     }
 }

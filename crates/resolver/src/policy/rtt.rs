@@ -15,7 +15,11 @@
 //!   recursion would be re-sent. Before [`MIN_SAMPLES`] samples the RTO is [`RTO_INITIAL`];
 //! - a query unanswered at its RTO backs the RTO off (doubles it, at most once per RTO period,
 //!   up to the cap) until the next sample: a server that stops answering is not flooded with
-//!   re-sends, one that loses a packet now and then is not slowed down. Unanswered queries are
+//!   re-sends, one that loses a packet now and then is not slowed down. After
+//!   [`SILENT_LIMIT`] such expiries in a row with no reply between them, the server is
+//!   treated as silent and gets no early re-sends at all until it answers again: random loss
+//!   leaves replies between the losses, an outage does not, and re-sending into an outage only
+//!   multiplies the load once it ends. Unanswered queries are
 //!   counted as losses, not as latency samples: a loss says nothing about how long a reply
 //!   takes, and counting it as a very slow reply would push the quantile to the cap at any loss
 //!   rate above 1%, undoing the point of the model.
@@ -50,6 +54,11 @@ pub(crate) const AGE_HALVING: Duration = Duration::from_secs(60);
 /// The most doublings of the RTO while a server does not answer.
 const MAX_BACKOFF: u8 = 7;
 
+/// Expiries in a row, with no reply between them, that make a server silent (no early
+/// re-sends until its next reply). At 10% random loss, sixteen losses in a row with no reply
+/// between them come about once in 10^16 queries; an outage reaches it within a few RTOs.
+pub(crate) const SILENT_LIMIT: u32 = 16;
+
 /// Width of the smallest bucket, in microseconds.
 const BASE_US: f64 = 16.0;
 /// Buckets per doubling.
@@ -69,6 +78,8 @@ pub(crate) struct LatencyModel {
     base: Duration,
     backoff: u8,
     backoff_at: Option<Instant>,
+    /// Expiries since the last reply.
+    silent: u32,
 }
 
 impl Default for LatencyModel {
@@ -81,6 +92,7 @@ impl Default for LatencyModel {
             base: RTO_INITIAL,
             backoff: 0,
             backoff_at: None,
+            silent: 0,
         }
     }
 }
@@ -113,6 +125,7 @@ impl LatencyModel {
         }
         self.backoff = 0;
         self.backoff_at = None;
+        self.silent = 0;
         // Scanning the histogram costs a hundred buckets: do it every few samples, and at once
         // for a sample above the current RTO (a server getting slower is news to act on).
         if self.samples.is_multiple_of(8)
@@ -126,6 +139,7 @@ impl LatencyModel {
     /// A query to this server went unanswered for its RTO at `now`: back off, at most once per
     /// RTO period.
     pub(crate) fn expired(&mut self, now: Instant, cap: Duration) {
+        self.silent = self.silent.saturating_add(1);
         let period = self.rto(cap);
         let due = match self.backoff_at {
             Some(at) => now.saturating_duration_since(at) >= period,
@@ -135,6 +149,11 @@ impl LatencyModel {
             self.backoff += 1;
             self.backoff_at = Some(now);
         }
+    }
+
+    /// Whether the server has been silent for [`SILENT_LIMIT`] expiries in a row.
+    pub(crate) fn is_silent(&self) -> bool {
+        self.silent >= SILENT_LIMIT
     }
 
     /// The RTO for a query sent now, capped at `cap` (the per-attempt timeout).
@@ -275,6 +294,26 @@ mod tests {
         assert_eq!(m.rto(CAP), CAP, "capped at the timeout");
         m.sample(t0 + Duration::from_secs(30), ms(0.2));
         assert_eq!(m.rto(CAP), ms(10.0));
+    }
+
+    #[test]
+    fn a_server_silent_through_many_expiries_is_silent_until_it_answers() {
+        let t0 = Instant::now();
+        let mut m = LatencyModel::default();
+        for i in 0..SILENT_LIMIT - 1 {
+            m.expired(t0 + ms(f64::from(i)), CAP);
+            assert!(!m.is_silent());
+        }
+        // Random loss: a reply between the losses starts the count again.
+        m.sample(t0, ms(0.2));
+        for _ in 0..SILENT_LIMIT - 1 {
+            m.expired(t0, CAP);
+        }
+        assert!(!m.is_silent());
+        m.expired(t0, CAP);
+        assert!(m.is_silent(), "an outage");
+        m.sample(t0, ms(0.2));
+        assert!(!m.is_silent(), "it answers again");
     }
 
     #[test]

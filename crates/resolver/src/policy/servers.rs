@@ -150,6 +150,9 @@ pub struct ServerStats {
     pub network_errors: u64,
     /// UDP sockets open to the server now (taking queries, or retired and draining).
     pub udp_sockets: u64,
+    /// Queries waiting for a reply from the server now (registered on a socket or
+    /// connection; a lookup that ends or is dropped removes its own at once).
+    pub waiting: u64,
     /// The retransmission timeout a query sent now would get.
     pub rto: Duration,
     /// Median reply latency from the latency model (`None` before any reply).
@@ -182,6 +185,8 @@ pub(crate) struct Counters {
     pub(crate) network_errors: AtomicU64,
     /// UDP sockets open to the server now (a gauge, kept by the transport).
     pub(crate) udp_sockets: AtomicU64,
+    /// Queries registered and waiting for a reply now (a gauge, kept by the transport).
+    pub(crate) waiting: AtomicU64,
 }
 
 /// One configured server.
@@ -195,6 +200,11 @@ pub(crate) struct Server {
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes `n` off a gauge.
+pub(crate) fn drop_by(counter: &AtomicU64, n: u64) {
+    counter.fetch_sub(n, Ordering::Relaxed);
 }
 
 impl Server {
@@ -293,9 +303,11 @@ impl Servers {
         self.get(server).state().latency.expired(now, self.timeout);
     }
 
-    /// Whether re-sends superseding a query to `server` may go out early.
+    /// Whether re-sends superseding a query to `server` may go out early: its budget allows
+    /// and it is not silent (see the latency model).
     pub(crate) fn may_resend(&self, server: usize) -> bool {
-        self.get(server).state().budget.allows()
+        let state = self.get(server).state();
+        state.budget.allows() && !state.latency.is_silent()
     }
 
     /// A re-send superseding a query to `server` turned out unnecessary.
@@ -354,6 +366,7 @@ impl Servers {
                     refused: get(&c.refused),
                     network_errors: get(&c.network_errors),
                     udp_sockets: get(&c.udp_sockets),
+                    waiting: get(&c.waiting),
                     rto: state.latency.rto(self.timeout),
                     latency_p50: state.latency.quantile(0.5),
                     latency_p99: state.latency.quantile(0.99),

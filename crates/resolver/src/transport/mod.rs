@@ -17,7 +17,7 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -66,10 +66,27 @@ struct InboxState {
 /// Where readers put what arrives for one lookup's queries.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
+    /// The key of each of the lookup's questions (the high half of a tag picks one), for the
+    /// readers' first check of a datagram.
+    keys: [u64; 2],
     state: Mutex<InboxState>,
 }
 
 impl Inbox {
+    /// An inbox for questions with these keys (at most two: A and AAAA).
+    pub(crate) fn new(keys: &[u64]) -> Inbox {
+        let mut inbox = Inbox::default();
+        for (slot, key) in inbox.keys.iter_mut().zip(keys) {
+            *slot = *key;
+        }
+        inbox
+    }
+
+    /// The key of the question query `tag` asks.
+    pub(crate) fn key(&self, tag: u32) -> Option<u64> {
+        self.keys.get((tag >> 16) as usize).copied()
+    }
+
     fn lock(&self) -> MutexGuard<'_, InboxState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -98,25 +115,33 @@ impl Inbox {
         }
     }
 
-    /// Moves every delivery into `out` and every ignored tag into `ignored`; when there is no
-    /// delivery, registers the task to be woken.
-    pub(crate) fn poll_take(
-        &self,
-        cx: &mut Context<'_>,
-        out: &mut Vec<Delivery>,
-        ignored: &mut Vec<u32>,
-    ) -> Poll<()> {
+    /// Takes every delivery and every ignored tag; when there is no delivery, registers the
+    /// task to be woken by the next one. (Taking the vectors, rather than copying out of
+    /// them, keeps a waiting lookup free of buffers of its own.)
+    pub(crate) fn take(&self, cx: &mut Context<'_>) -> (Vec<Delivery>, Vec<u32>) {
         let mut state = self.lock();
-        ignored.append(&mut state.ignored);
+        let ignored = std::mem::take(&mut state.ignored);
         if state.items.is_empty() {
-            match &state.waker {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => state.waker = Some(cx.waker().clone()),
-            }
-            return Poll::Pending;
+            Self::register(&mut state, cx);
         }
-        out.append(&mut state.items);
-        Poll::Ready(())
+        (std::mem::take(&mut state.items), ignored)
+    }
+
+    /// Whether deliveries are waiting; if not, registers the task to be woken by the next.
+    pub(crate) fn has_news(&self, cx: &mut Context<'_>) -> bool {
+        let mut state = self.lock();
+        if state.items.is_empty() {
+            Self::register(&mut state, cx);
+            return false;
+        }
+        true
+    }
+
+    fn register(state: &mut InboxState, cx: &mut Context<'_>) {
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
     }
 }
 
@@ -160,9 +185,9 @@ pub(crate) struct Outgoing<'a> {
     /// The encoded query; its first two bytes (the ID) are set by the transport.
     pub(crate) message: &'a mut [u8],
     pub(crate) inbox: &'a Arc<Inbox>,
+    /// The lookup's own number for the query: the question's index in the high half (see
+    /// [`Inbox::key`]), the query's in the low half.
     pub(crate) tag: u32,
-    /// The question's [`key`](crate::wire::Question::key), for the reader's first check.
-    pub(crate) key: u64,
 }
 
 /// Marks its transport dead if the task holding it is dropped without finishing (its runtime

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::{Delivery, Event, Inbox, Outgoing, TaskContext};
+use crate::policy::servers::{Servers, bump, drop_by};
 use crate::wire::{message_id, set_id};
 
 /// A connection with nothing waiting closes after this long (servers close idle connections
@@ -49,6 +50,8 @@ struct Table {
 pub(crate) struct Conn {
     table: Mutex<Table>,
     queue: mpsc::UnboundedSender<Vec<u8>>,
+    server: usize,
+    servers: Arc<Servers>,
 }
 
 impl Conn {
@@ -63,6 +66,10 @@ impl Conn {
             table.closed = true;
             table.waiting.drain().map(|(_, w)| w).collect()
         };
+        drop_by(
+            &self.servers.get(self.server).counters.waiting,
+            waiting.len() as u64,
+        );
         let now = Instant::now();
         for (inbox, tag) in waiting {
             inbox.push(Delivery {
@@ -89,7 +96,9 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        self.conn.table().waiting.remove(&self.id);
+        if self.conn.table().waiting.remove(&self.id).is_some() {
+            drop_by(&self.conn.servers.get(self.conn.server).counters.waiting, 1);
+        }
     }
 }
 
@@ -124,6 +133,8 @@ impl Pool {
                 let conn = Arc::new(Conn {
                     table: Mutex::new(Table::default()),
                     queue,
+                    server: out.server,
+                    servers: context.servers.clone(),
                 });
                 context
                     .handle
@@ -154,6 +165,7 @@ impl Pool {
                 }
             };
             table.waiting.insert(id, (out.inbox.clone(), out.tag));
+            bump(&context.servers.get(out.server).counters.waiting);
             id
         };
         let entry = Entry { conn, id };

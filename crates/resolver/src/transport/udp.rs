@@ -33,7 +33,7 @@ use tracing::{debug, warn};
 
 use super::{Delivery, Event, Inbox, Outgoing, TaskContext};
 use crate::policy::exchange::Linger;
-use crate::policy::servers::Servers;
+use crate::policy::servers::{Servers, bump, drop_by};
 use crate::wire::{may_answer, message_id, reply_question_key, set_id};
 
 /// Receive buffer: the largest EDNS payload we advertise. A larger datagram (a server ignoring
@@ -95,11 +95,7 @@ struct Lingering {
 
 #[derive(Debug)]
 enum Slot {
-    Waiting {
-        inbox: Arc<Inbox>,
-        tag: u32,
-        key: u64,
-    },
+    Waiting { inbox: Arc<Inbox>, tag: u32 },
     Lingering(Box<Lingering>),
 }
 
@@ -162,10 +158,10 @@ impl Sock {
         };
         let mut table = self.table();
         match table.slots.get(&id) {
-            Some(Slot::Waiting { inbox, tag, key }) => {
-                let (inbox, tag, key) = (inbox.clone(), *tag, *key);
+            Some(Slot::Waiting { inbox, tag }) => {
+                let (inbox, tag) = (inbox.clone(), *tag);
                 drop(table);
-                if !may_answer(bytes, key) {
+                if !inbox.key(tag).is_some_and(|key| may_answer(bytes, key)) {
                     // Counted by the lookup, against its query and the server.
                     return inbox.ignored(tag);
                 }
@@ -204,7 +200,7 @@ impl Sock {
             .slots
             .values()
             .filter_map(|slot| match slot {
-                Slot::Waiting { inbox, tag, .. } => Some((inbox.clone(), *tag)),
+                Slot::Waiting { inbox, tag } => Some((inbox.clone(), *tag)),
                 Slot::Lingering(_) => None,
             })
             .collect();
@@ -277,6 +273,7 @@ impl Entry {
         if let Some(slot) = table.slots.get_mut(&self.id) {
             *slot = Slot::Lingering(Box::new(Lingering { linger, key, until }));
             table.waiting -= 1;
+            drop_by(&self.sock.servers.get(self.sock.server).counters.waiting, 1);
             let earlier = table.next_expiry.is_none_or(|next| until < next);
             if earlier {
                 table.next_expiry = Some(until);
@@ -299,6 +296,7 @@ impl Drop for Entry {
         if let Some(Slot::Waiting { .. }) = table.slots.get(&self.id) {
             table.slots.remove(&self.id);
             table.waiting -= 1;
+            drop_by(&self.sock.servers.get(self.sock.server).counters.waiting, 1);
         }
         let drained = table.retired && table.slots.is_empty();
         drop(table);
@@ -381,10 +379,10 @@ impl Pool {
                 Slot::Waiting {
                     inbox: out.inbox.clone(),
                     tag: out.tag,
-                    key: out.key,
                 },
             );
             table.waiting += 1;
+            bump(&context.servers.get(out.server).counters.waiting);
             table.queries = table.queries.saturating_add(1);
             if table.queries >= self.limits.queries_per_socket {
                 table.retired = true;
@@ -471,7 +469,7 @@ impl Pool {
         let socket = udp_socket(addr)?;
         self.open.fetch_add(1, Ordering::Relaxed);
         let servers = context.servers.clone();
-        crate::policy::servers::bump(&servers.get(server).counters.udp_sockets);
+        bump(&servers.get(server).counters.udp_sockets);
         let sock = Arc::new(Sock {
             socket,
             server,

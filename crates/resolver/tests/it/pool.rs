@@ -245,3 +245,39 @@ fn a_resolver_outlives_the_runtime_that_first_used_it() {
     }
     drop(server);
 }
+
+/// Truncated replies send 50 concurrent questions over TCP: they share one connection to the
+/// server (pipelined, replies in any order), which stays open for the next ones.
+#[tokio::test]
+async fn tcp_queries_share_one_pipelined_connection() {
+    let server = faultdns::Server::builder()
+        .synthesize("pool.test.", Ipv4Addr::new(192, 0, 2, 77), None)
+        .expect("suffix")
+        .rule("truncate proto=udp")
+        .expect("rule")
+        .start()
+        .await
+        .expect("faultdns starts");
+    let r = resolver(Config::new(vec![server.addr()]).with_hosts_file(None));
+    let lookups: Vec<_> = (0..50)
+        .map(|i| {
+            let r = r.clone();
+            tokio::spawn(async move { r.lookup(&format!("t{i}.pool.test"), RecordType::A).await })
+        })
+        .collect();
+    for lookup in lookups {
+        let answer = lookup.await.expect("task").expect("answer over TCP");
+        assert_eq!(answer.ips(), [IpAddr::from([192, 0, 2, 77])]);
+        let last = answer.trace()[0].queries.last().expect("queries").transport;
+        assert_eq!(last, stubborn::Transport::Tcp);
+    }
+    r.lookup("again.pool.test", RecordType::A)
+        .await
+        .expect("answer over TCP");
+    assert_eq!(
+        server.counters().tcp_connections,
+        1,
+        "one connection, reused"
+    );
+    assert_eq!(r.server_stats()[0].tcp_fallbacks, 51);
+}

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 /// The error and its causes on one line, each cause said once: our error messages already
 /// name their source (`cannot listen on ADDR: address in use`), so a cause whose text the
 /// line holds already is not repeated.
-fn describe(e: &anyhow::Error) -> String {
+pub(crate) fn describe(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();

@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{Context as _, anyhow, bail};
-use faultdns::{Builder, LogTarget, Rule, Server};
+use faultdns::{Builder, LogTarget, Phase, Rule, Server, UpstreamFailure};
 use serde::Deserialize;
 
 use crate::flags::Flags;
@@ -30,7 +30,13 @@ struct Config {
     #[serde(default)]
     synthesize: Vec<String>,
     metrics: Option<SocketAddr>,
+    metrics_public: Option<bool>,
     tcp_idle: Option<String>,
+    #[serde(default)]
+    upstream: Vec<String>,
+    upstream_timeout: Option<String>,
+    upstream_failure: Option<String>,
+    upstream_max_outstanding: Option<usize>,
 }
 
 /// Where a setting came from, for error messages.
@@ -70,10 +76,19 @@ pub struct Plan {
     pub synthesize: Vec<(String, Ipv4Addr, Option<Ipv6Addr>)>,
     pub metrics: Option<SocketAddr>,
     pub tcp_idle: Option<Duration>,
+    pub upstreams: Vec<SocketAddr>,
+    pub upstream_timeout: Option<Duration>,
+    pub upstream_failure: Option<UpstreamFailure>,
+    pub upstream_max_outstanding: Option<usize>,
+    /// The config file, read again on SIGHUP.
+    pub config: Option<PathBuf>,
+    /// The flags as given, to build the rules again on SIGHUP.
+    pub flags: Flags,
 }
 
 impl Plan {
     pub fn from_flags(flags: Flags) -> anyhow::Result<Plan> {
+        let original = flags.clone();
         let (config, origin) = match &flags.config {
             Some(path) => {
                 let text = fs::read_to_string(path)
@@ -131,6 +146,76 @@ impl Plan {
             })?),
             None => None,
         };
+        let mut upstreams = Vec::new();
+        for (text, o) in config
+            .upstream
+            .iter()
+            .map(|u| (u, origin.clone()))
+            .chain(flags.upstream.iter().map(|u| (u, Origin::Flag)))
+        {
+            upstreams.push(
+                parse_upstream(text)
+                    .map_err(|e| anyhow!("{}: {e}", o.describe("upstream", text)))?,
+            );
+        }
+        let upstream_timeout = match flags
+            .upstream_timeout
+            .as_ref()
+            .map(|t| (t, Origin::Flag))
+            .or(config
+                .upstream_timeout
+                .as_ref()
+                .map(|t| (t, origin.clone())))
+        {
+            Some((text, o)) => Some(humantime::parse_duration(text).map_err(|e| {
+                anyhow!(
+                    "{}: bad duration ({e}); write e.g. 2s",
+                    o.describe("upstream-timeout", text)
+                )
+            })?),
+            None => None,
+        };
+        let upstream_failure = match flags
+            .upstream_failure
+            .as_ref()
+            .map(|t| (t, Origin::Flag))
+            .or(config
+                .upstream_failure
+                .as_ref()
+                .map(|t| (t, origin.clone())))
+        {
+            Some((text, o)) => Some(
+                text.parse::<UpstreamFailure>()
+                    .map_err(|e| anyhow!("{}: {e}", o.describe("upstream-failure", text)))?,
+            ),
+            None => None,
+        };
+        let upstream_max_outstanding = flags
+            .upstream_max_outstanding
+            .or(config.upstream_max_outstanding);
+        if upstreams.is_empty()
+            && (upstream_timeout.is_some()
+                || upstream_failure.is_some()
+                || upstream_max_outstanding.is_some())
+        {
+            bail!(
+                "--upstream-timeout, --upstream-failure and --upstream-max-outstanding need \
+                 --upstream ADDR"
+            );
+        }
+        for rule in &rules {
+            check_phase(rule, !upstreams.is_empty())?;
+        }
+        let metrics = flags.metrics.or(config.metrics);
+        let metrics_public = flags.metrics_public || config.metrics_public.unwrap_or(false);
+        match metrics {
+            Some(addr) if !addr.ip().is_loopback() && !metrics_public => bail!(
+                "--metrics {addr} is not a loopback address: add --metrics-public to serve \
+                 metrics and rule control beyond this host"
+            ),
+            None if metrics_public => bail!("--metrics-public needs --metrics ADDR"),
+            _ => {}
+        }
         let log = match flags.log.or(config.log) {
             Some(l) if l == "-" => Some(LogTarget::Stdout),
             Some(l) => Some(LogTarget::File(PathBuf::from(l))),
@@ -164,9 +249,28 @@ impl Plan {
             seed: flags.seed.or(config.seed),
             log,
             synthesize,
-            metrics: flags.metrics.or(config.metrics),
+            metrics,
             tcp_idle,
+            upstreams,
+            upstream_timeout,
+            upstream_failure,
+            upstream_max_outstanding,
+            config: flags.config,
+            flags: original,
         })
+    }
+
+    /// The rules as the config file (read again now) and the flags give them, checked like at
+    /// start: for SIGHUP.
+    pub fn reload_rules(&self) -> anyhow::Result<Vec<Rule>> {
+        let fresh = Plan::from_flags(self.flags.clone())?;
+        if fresh.upstreams.is_empty() != self.upstreams.is_empty() {
+            // Rules were checked against the new upstream list; check them against ours.
+            for rule in &fresh.rules {
+                check_phase(rule, !self.upstreams.is_empty())?;
+            }
+        }
+        Ok(fresh.rules)
     }
 
     /// The library builder for this plan (zone files are read here).
@@ -194,6 +298,18 @@ impl Plan {
         if let Some(idle) = self.tcp_idle {
             b = b.tcp_idle_timeout(idle);
         }
+        for u in &self.upstreams {
+            b = b.upstream(*u);
+        }
+        if let Some(t) = self.upstream_timeout {
+            b = b.upstream_timeout(t);
+        }
+        if let Some(p) = self.upstream_failure {
+            b = b.upstream_failure(p);
+        }
+        if let Some(n) = self.upstream_max_outstanding {
+            b = b.max_upstream_outstanding(n);
+        }
         Ok(b)
     }
 }
@@ -201,6 +317,24 @@ impl Plan {
 fn parse_rule(text: &str, origin: &Origin) -> anyhow::Result<Rule> {
     text.parse::<Rule>()
         .map_err(|e| anyhow!("{}: {e}", origin.describe("rule", text)))
+}
+
+/// Rules that act on replies need an upstream to get replies from.
+pub fn check_phase(rule: &Rule, forwarding: bool) -> anyhow::Result<()> {
+    if rule.phase() == Phase::Reply && !forwarding {
+        bail!("rule `{rule}` acts on upstream replies (on=reply), but no --upstream is given");
+    }
+    Ok(())
+}
+
+/// `IP` (port 53) or `IP:PORT` (`[IPV6]:PORT`).
+fn parse_upstream(text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| anyhow!("expected IP or IP:PORT (e.g. 127.0.0.1:53)"))
 }
 
 /// `SUFFIX V4 [V6]`.
@@ -254,6 +388,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("1.2.3.400"), "{e}");
+    }
+
+    #[test]
+    fn upstream_flags_are_checked() {
+        let p = plan(&["--upstream", "127.0.0.1", "--upstream", "[::1]:5300"]).unwrap();
+        assert_eq!(
+            p.upstreams,
+            [
+                "127.0.0.1:53".parse().unwrap(),
+                "[::1]:5300".parse().unwrap()
+            ]
+        );
+        let e = plan(&["--upstream", "resolver.local"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--upstream") && e.contains("IP:PORT"), "{e}");
+        let e = plan(&["--upstream-timeout", "2s"]).unwrap_err().to_string();
+        assert!(e.contains("need --upstream"), "{e}");
+        let e = plan(&["--upstream", "127.0.0.1", "--upstream-failure", "loud"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--upstream-failure") && e.contains("servfail"),
+            "{e}"
+        );
+        let e = plan(&["--rule", "drop on=reply"]).unwrap_err().to_string();
+        assert!(e.contains("on=reply") && e.contains("--upstream"), "{e}");
+        assert!(plan(&["--rule", "drop on=reply", "--upstream", "127.0.0.1"]).is_ok());
+    }
+
+    #[test]
+    fn metrics_beyond_loopback_need_a_flag() {
+        let e = plan(&["--metrics", "0.0.0.0:9153"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--metrics-public"), "{e}");
+        assert!(plan(&["--metrics", "0.0.0.0:9153", "--metrics-public"]).is_ok());
+        assert!(plan(&["--metrics", "[::1]:9153"]).is_ok());
+        assert!(plan(&["--metrics-public"]).is_err());
     }
 
     #[test]

@@ -167,13 +167,19 @@ fn retransmission_schedule_against_a_silent_server() {
     );
     let (sent, settled, concluded) = run(&mut ex, &servers, t0, |_, _| Fate::Lost);
     // Attempt 0 re-sends at the 10 ms floor, doubling (and the server's RTO backs off with
-    // it), three times at most; the question's later attempts are one query each.
-    assert_eq!(times(&sent), [0, 10, 30, 70, 1000, 2000, 3000, 4000]);
+    // it), three times at most; later attempts start with the backed-off RTO, so a server
+    // that stopped answering gets fewer and fewer queries.
+    assert_eq!(
+        times(&sent),
+        [
+            0, 10, 30, 70, 1000, 1080, 1240, 1560, 2000, 2640, 3000, 4000
+        ]
+    );
     let attempts: Vec<u8> = sent
         .iter()
         .map(|s| ex.queries[s.transmit.send].attempt)
         .collect();
-    assert_eq!(attempts, [0, 0, 0, 0, 1, 2, 3, 4]);
+    assert_eq!(attempts, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4]);
     assert!(sent.iter().all(|s| s.transmit.server == 0));
     assert_eq!(settled, 5 * SECOND, "attempts x timeout");
     assert!(matches!(
@@ -184,9 +190,32 @@ fn retransmission_schedule_against_a_silent_server() {
         }
     ));
     let stats = &servers.stats()[0];
-    assert_eq!((stats.queries, stats.resends, stats.timeouts), (8, 3, 5));
-    // The server's RTO backed off while it stayed silent.
-    assert_eq!(stats.rto, ms(80));
+    assert_eq!((stats.queries, stats.resends, stats.timeouts), (12, 7, 5));
+    // The server's RTO backed off (to the cap) while it stayed silent.
+    assert_eq!(stats.rto, SECOND);
+}
+
+#[test]
+fn a_silent_server_gets_one_query_per_attempt() {
+    let t0 = Instant::now();
+    let servers = servers(1, SECOND);
+    warm(&servers, t0);
+    // An outage: many questions' queries expire with no reply between them.
+    for _ in 0..crate::policy::rtt::SILENT_LIMIT {
+        servers.expired(0, t0);
+    }
+    let mut ex = Exchange::new(
+        RecordType::A,
+        settings(SECOND, 3),
+        &servers,
+        t0,
+        t0 + 5 * SECOND,
+    );
+    let (sent, _, _) = run(&mut ex, &servers, t0, |_, _| Fate::Lost);
+    assert_eq!(times(&sent), [0, 1000, 2000]);
+    // Its first reply ends the silence.
+    servers.replied(0, t0, Some(Duration::from_micros(200)));
+    assert!(servers.may_resend(0));
 }
 
 #[test]
