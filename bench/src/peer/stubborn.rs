@@ -12,7 +12,8 @@ pub struct Peer {
 impl Peer {
     /// Parse the resolv.conf with stubborn's own parser and keep every default (1 s per
     /// attempt, 5 attempts, 5 s deadline); only the server's port (which resolv.conf cannot
-    /// carry) is set, and the hosts file is left out as it is for the other peers.
+    /// carry) is set, and the hosts file and the cache are left out as they are for the other
+    /// peers.
     pub fn new(setup: &Setup<'_>) -> anyhow::Result<Peer> {
         let config = stubborn::Config::from_resolv_conf(setup.resolv_conf)
             .context("stubborn reading resolv.conf")?;
@@ -22,9 +23,11 @@ impl Peer {
             config.servers(),
             setup.server
         );
+        // Cache off, as for the other peers: every lookup costs its two queries.
         let config = config
             .with_servers(vec![setup.server])
-            .with_hosts_file(None);
+            .with_hosts_file(None)
+            .with_cache(None);
         let resolver = stubborn::Resolver::new(config).context("building stubborn")?;
         Ok(Peer { resolver })
     }

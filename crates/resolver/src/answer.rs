@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RData, Record};
 
-use crate::trace::CandidateTrace;
+use crate::trace::{CacheState, CandidateTrace};
 
 /// A successful lookup: the records, the candidate name that answered, its canonical name.
 ///
@@ -34,7 +34,8 @@ impl Answer {
     }
 
     /// The records of the asked type at the canonical name, with their TTLs (for `lookup_ip`:
-    /// A records, then AAAA records).
+    /// A and AAAA records in RFC 6724 destination order, the order to try them in). Records
+    /// from the cache carry the TTL left; records served stale carry 30 s (RFC 8767).
     pub fn records(&self) -> &[Record] {
         &self.records
     }
@@ -44,7 +45,8 @@ impl Answer {
         &self.chain
     }
 
-    /// The addresses in A and AAAA records, in record order.
+    /// The addresses in A and AAAA records, in record order (for `lookup_ip`: RFC 6724 order,
+    /// the order to connect in).
     pub fn ips(&self) -> Vec<IpAddr> {
         self.records
             .iter()
@@ -82,6 +84,22 @@ impl Answer {
     /// an IP address literal (`lookup_ip("192.0.2.1")` answers that address, as getaddrinfo).
     pub fn is_local(&self) -> bool {
         self.server.is_none()
+    }
+
+    /// Whether some of the records were served stale: past their TTL, because asking again
+    /// failed (timeout, SERVFAIL, REFUSED, network) or took longer than the stale-answer wait
+    /// (RFC 8767). They are records the name really had; a newer reply always replaces them.
+    pub fn is_stale(&self) -> bool {
+        self.trace
+            .last()
+            .is_some_and(|t| t.cache.iter().any(|u| u.state == CacheState::Stale))
+    }
+
+    /// Whether the cache gave the whole answer: no query was sent for the name that answered.
+    pub fn is_cached(&self) -> bool {
+        self.trace
+            .last()
+            .is_some_and(|t| t.queries.is_empty() && !t.cache.is_empty())
     }
 
     /// Time from the start of the lookup to the answer.

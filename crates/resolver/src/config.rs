@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use crate::cache::CacheConfig;
+
 /// Default per-attempt timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Smallest per-attempt timeout: below this a loopback reply on a busy machine is lost.
@@ -49,6 +51,14 @@ pub(crate) const DEFAULT_UDP_QUERIES_PER_SOCKET: u32 = 100;
 pub(crate) const DEFAULT_MAX_UDP_SOCKETS: usize = 256;
 /// Largest bound on the UDP sockets of one resolver.
 pub(crate) const MAX_MAX_UDP_SOCKETS: usize = 4096;
+/// Default interval between checks of the files a system configuration came from: a changed
+/// resolv.conf is followed within 2 s, and the check (two `stat` calls) runs at most that
+/// often, never per lookup.
+pub(crate) const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+/// Shortest reload interval.
+pub(crate) const MIN_RELOAD_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest reload interval.
+pub(crate) const MAX_RELOAD_INTERVAL: Duration = Duration::from_secs(3_600);
 
 /// What the candidate walk does after a candidate name *failed* (timeout, SERVFAIL, REFUSED,
 /// network error, malformed replies) rather than got NXDOMAIN/NODATA.
@@ -100,6 +110,10 @@ pub struct Config {
     pub(crate) udp_sockets_per_server: usize,
     pub(crate) udp_queries_per_socket: u32,
     pub(crate) max_udp_sockets: usize,
+    pub(crate) cache: Option<CacheConfig>,
+    /// The resolv.conf this configuration was read from, if any.
+    pub(crate) resolv_conf: Option<PathBuf>,
+    pub(crate) reload_interval: Option<Duration>,
 }
 
 impl Config {
@@ -124,6 +138,9 @@ impl Config {
             udp_sockets_per_server: DEFAULT_UDP_SOCKETS_PER_SERVER,
             udp_queries_per_socket: DEFAULT_UDP_QUERIES_PER_SOCKET,
             max_udp_sockets: DEFAULT_MAX_UDP_SOCKETS,
+            cache: Some(CacheConfig::new()),
+            resolv_conf: None,
+            reload_interval: None,
         }
     }
 
@@ -215,8 +232,9 @@ impl Config {
     }
 
     /// Sets the hosts file consulted before DNS for address and reverse lookups, or `None` to
-    /// skip it. Defaults to `/etc/hosts`. The file is read once, when the
-    /// [`Resolver`](crate::Resolver) is built; a missing file counts as empty.
+    /// skip it. Defaults to `/etc/hosts`. The file is read when the
+    /// [`Resolver`](crate::Resolver) is built (and again when it changes, with a
+    /// [reload interval](Self::with_reload_interval)); a missing file counts as empty.
     pub fn with_hosts_file(mut self, path: Option<PathBuf>) -> Self {
         self.hosts_file = path;
         self
@@ -264,6 +282,59 @@ impl Config {
     pub fn with_max_udp_sockets(mut self, sockets: usize) -> Self {
         self.max_udp_sockets = clamp_warn("max udp sockets", sockets, 1, MAX_MAX_UDP_SOCKETS);
         self
+    }
+
+    /// Sets the answer cache (see [`CacheConfig`]), or `None` to turn it off: every lookup
+    /// then asks the servers (identical lookups in flight still share one query). Defaults to
+    /// [`CacheConfig::new`].
+    pub fn with_cache(mut self, cache: Option<CacheConfig>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Makes a resolver built from this configuration check, at most once per `interval`, whether
+    /// its resolv.conf (for a configuration read from one) and its hosts file changed, and
+    /// follow them: the next lookup after a change uses the new servers, search list, options
+    /// and hosts. `None` reads them once. Defaults to 2 s for [`Config::system`] and
+    /// [`Config::system_from`], `None` otherwise.
+    ///
+    /// The check costs two `stat` calls per interval, made by the first lookup after the
+    /// interval has passed (no task, no system call per lookup); a changed file is read then,
+    /// synchronously. A file that cannot be read, is larger than its limit (1 MiB for
+    /// resolv.conf, 16 MiB for hosts) or holds binary garbage (NUL or other control bytes)
+    /// leaves the last good configuration in force, with one warning per version of the file;
+    /// a resolv.conf that disappears is treated the same way (it is usually being replaced).
+    ///
+    /// On a change, the fields a resolv.conf sets (servers, search list, `ndots`, `timeout`,
+    /// `attempts`, `rotate`, `edns0`, `use-vc`, `single-request`) come from the new file, so
+    /// setters applied to them after reading are replaced; the others (deadline, cache,
+    /// socket limits, search policy, files) stay. When the servers change the cache is
+    /// emptied. Bounds 100 ms..=1 h; values outside clamp.
+    pub fn with_reload_interval(mut self, interval: Option<Duration>) -> Self {
+        self.reload_interval = interval.map(|i| {
+            clamp_warn(
+                "reload interval",
+                i,
+                MIN_RELOAD_INTERVAL,
+                MAX_RELOAD_INTERVAL,
+            )
+        });
+        self
+    }
+
+    /// The answer cache's settings, `None` when it is off.
+    pub fn cache(&self) -> Option<&CacheConfig> {
+        self.cache.as_ref()
+    }
+
+    /// The resolv.conf this configuration was read from, if any.
+    pub fn resolv_conf(&self) -> Option<&Path> {
+        self.resolv_conf.as_deref()
+    }
+
+    /// How often a resolver checks its files for changes, `None` when it does not.
+    pub fn reload_interval(&self) -> Option<Duration> {
+        self.reload_interval
     }
 
     /// The name servers, in configured order.

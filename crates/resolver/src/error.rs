@@ -123,6 +123,18 @@ impl Failure {
             None => self.name.clone(),
         };
         if attempts == 0 {
+            let remembered = self.failing().and_then(|t| {
+                t.cache
+                    .iter()
+                    .find(|u| u.state == crate::trace::CacheState::Failure)
+            });
+            if let Some(memory) = remembered {
+                return format!(
+                    "{candidate}: the same question failed {:.2} s ago and is remembered \
+                     (nothing sent)",
+                    memory.age.as_secs_f64()
+                );
+            }
             return format!(
                 "{candidate}: the deadline passed before it was asked ({:.2} s)",
                 self.elapsed.as_secs_f64()
@@ -360,6 +372,7 @@ mod tests {
                 name,
                 outcome: Outcome::Failed(FailureKind::Timeout),
                 queries,
+                cache: vec![],
                 elapsed: Duration::from_secs(5),
             }],
         }
@@ -420,6 +433,23 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_failure_says_so() {
+        let mut f = failure(Some(RecordType::A), vec![]);
+        f.trace[0].cache.push(crate::trace::CacheUse {
+            record_type: RecordType::A,
+            state: crate::trace::CacheState::Failure,
+            age: Duration::from_millis(420),
+        });
+        let e = Error::failed(FailureKind::Timeout, f, None);
+        assert_eq!(
+            e.to_string(),
+            "timed out resolving cloudflare.com.: the same question failed 0.42 s ago and is \
+             remembered (nothing sent)"
+        );
+        assert!(e.is_timeout() && !e.is_not_found());
+    }
+
+    #[test]
     fn not_found_message_lists_candidates() {
         let trace = ["a.example.", "a."]
             .iter()
@@ -428,6 +458,7 @@ mod tests {
                 name: Name::from_ascii(n).unwrap(),
                 outcome,
                 queries: vec![],
+                cache: vec![],
                 elapsed: Duration::ZERO,
             })
             .collect();

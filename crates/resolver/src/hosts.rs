@@ -75,6 +75,9 @@ impl Hosts {
 
     /// The canonical name and addresses of `name`, if listed.
     pub(crate) fn lookup(&self, name: &Name) -> Option<(&Name, &[IpAddr])> {
+        if self.by_name.is_empty() {
+            return None;
+        }
         self.by_name
             .get(&key(name))
             .map(|(canonical, ips)| (canonical, ips.as_slice()))

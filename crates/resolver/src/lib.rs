@@ -17,14 +17,18 @@
 //!   address of another name either (the continue policy exists to take a later search
 //!   name's answer after a failure, so it can).
 //! - **Cancellation.** A lookup is one future, and nothing blocks. Dropping it removes its
-//!   queries and timers at once; the tasks that read the resolver's sockets belong to the
-//!   resolver and end when its last clone is dropped.
+//!   queries and timers at once (a question shared with other lookups in flight goes on for
+//!   them, and ends with the last of them); the tasks that read the resolver's sockets belong
+//!   to the resolver and end when its last clone is dropped.
 //! - **Strict replies.** Each query gets a random ID from a CSPRNG, unique on its socket (one of
 //!   a small, bounded pool of connected sockets per server on ephemeral ports, each retired
 //!   after a bounded number of queries); a reply is taken only from the address and port asked,
 //!   with QR=1, the same ID and the same question. Anything else is ignored and counted, and
 //!   the query keeps waiting; a late reply to an earlier query of the same question is still
 //!   taken.
+//! - **The cache tells no lies.** It is filled only from accepted replies. A failure is never
+//!   cached as NXDOMAIN or NODATA; a stale answer is one the name really had, served only when
+//!   asking again failed and no newer reply replaced it.
 //!
 //! # Retries
 //!
@@ -44,7 +48,45 @@
 //! ([`Config::from_resolv_conf`], [`Config::parse_resolv_conf`]); values a file leaves out take
 //! our defaults (1 s, 5 attempts, 5 s deadline, ndots 1, EDNS0 with 1232 bytes), not glibc's.
 //! The hosts file (`/etc/hosts` unless configured otherwise) answers first; an IP address
-//! literal answers itself.
+//! literal answers itself. [`Config::system`] reads the machine's resolv.conf and hosts file
+//! leniently and a resolver built from it follows them when they change (checked at most every
+//! 2 s); with no `nameserver` line it asks 127.0.0.1:53, as glibc, never a public resolver.
+//!
+//! # Cache and coalescing
+//!
+//! On by default ([`CacheConfig`], [`Config::with_cache`]): replies per candidate name and
+//! record type, bounded by entries (8,192) and bytes (8 MiB). Answers live for their smallest
+//! TTL clamped to 0 s..=1 day (a TTL-0 answer is not cached); NXDOMAIN and NODATA for the SOA
+//! minimum of the reply (RFC 2308), at most 5 minutes. A failed question is remembered for 1 s
+//! (RFC 9520) and reported again as the failure it was; a question cut short by a caller's
+//! short deadline is not. When refreshing an expired answer fails, or takes longer than 1.8 s,
+//! the expired answer is returned marked stale ([`Answer::is_stale`], RFC 8767), up to a day
+//! past its TTL. Identical questions in flight share one exchange, driven by whichever waiting
+//! lookup polls it: a lookup dropped does not cancel the others, the last one does.
+//! [`Resolver::cache_stats`] counts hits, misses, stale answers and coalesced lookups.
+//!
+//! # Address order and HTTP clients
+//!
+//! [`Resolver::lookup_ip`] returns addresses in RFC 6724 destination order (source addresses
+//! found by connecting UDP sockets, as glibc and Go do; nothing is sent). With the `reqwest`
+//! feature a [`Resolver`] is a `reqwest::dns::Resolve` (reqwest 0.13); with `hyper-util` it is
+//! the `tower_service::Service<Name>` that `HttpConnector::new_with_resolver` takes. Both give
+//! port 0 and errors as [`std::io::Error`]s whose kind tells a timeout
+//! ([`std::io::ErrorKind::TimedOut`]) from a name that does not exist
+//! ([`std::io::ErrorKind::NotFound`]); [`Error::find`] gets the stubborn error back:
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let resolver = stubborn::Resolver::new(stubborn::Config::system()?)?;
+//! let client = reqwest::Client::builder().dns_resolver(resolver).build()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With the `metrics` feature, cache, query and lookup events also go to the
+//! [`metrics`](https://docs.rs/metrics) facade, for whatever exporter the service installed
+//! (names listed on [`CacheStats`]).
 //!
 //! # Cancel safety
 //!
@@ -93,23 +135,33 @@
 #![warn(missing_docs)]
 
 mod answer;
+mod cache;
+mod coalesce;
 mod config;
 mod error;
 mod hosts;
+mod integrations;
 mod lookup;
+mod metrics;
 mod policy;
 mod resolv_conf;
 mod resolver;
+mod sort;
+mod system;
 mod trace;
 mod transport;
 mod wire;
 
 pub use answer::Answer;
+pub use cache::CacheConfig;
 pub use config::{Config, SearchPolicy};
 pub use error::{Error, ErrorKind, Failure};
+pub use metrics::CacheStats;
 pub use policy::servers::ServerStats;
 pub use resolver::{LookupOptions, Resolver};
-pub use trace::{CandidateTrace, FailureKind, Outcome, QueryResult, QueryTrace, Transport};
+pub use trace::{
+    CacheState, CacheUse, CandidateTrace, FailureKind, Outcome, QueryResult, QueryTrace, Transport,
+};
 
 /// The hickory-proto types that appear in this crate's API: names, record types and records.
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};

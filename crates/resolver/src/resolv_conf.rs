@@ -116,7 +116,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(Config::parse_resolv_conf(&String::from_utf8_lossy(&text)))
+        let mut config = Config::parse_resolv_conf(&String::from_utf8_lossy(&text));
+        config.resolv_conf = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses resolv.conf text as glibc 2.36 does, apart from the deliberate differences listed

@@ -1,7 +1,7 @@
 //! `Resolver`: the public handle (cheap to clone, shared across tasks) and its lookup methods.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -9,12 +9,17 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span};
 
 use crate::answer::Answer;
+use crate::cache::Cache;
+use crate::coalesce::Flights;
 use crate::config::{Config, MAX_DEADLINE, MIN_DEADLINE, SearchPolicy};
 use crate::error::Error;
 use crate::hosts::Hosts;
 use crate::lookup::{Ask, Call, Inner, literal_answer};
+use crate::metrics::{CacheStats, Metrics};
 use crate::policy::exchange::Settings;
 use crate::policy::servers::{ServerStats, Servers};
+use crate::sort::Sorter;
+use crate::system::Watch;
 use crate::transport::Limits;
 
 /// Per-call overrides for [`Resolver::lookup_with`], [`Resolver::lookup_ip_with`] and
@@ -80,82 +85,164 @@ impl LookupOptions {
 /// A stub resolver: asks the configured recursive servers, walks the search list under the iron
 /// rule, and returns by its deadline.
 ///
-/// Cheap to clone (an `Arc` inside); clones share server health and counters. `Send + Sync`.
+/// Cheap to clone (an `Arc` inside); clones share server health, counters, the cache and
+/// questions in flight. `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Resolver {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+}
+
+/// What a resolver's clones share: the configuration in force (replaced when its files
+/// change), and what outlives a configuration: the cache, the counters, the address sorter.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The configuration the resolver was built from.
+    initial: Config,
+    pub(crate) current: RwLock<Arc<Inner>>,
+    pub(crate) cache: Option<Arc<Cache>>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) sorter: Arc<Sorter>,
+    /// The files followed, for a configuration with a reload interval.
+    pub(crate) watch: Option<Watch>,
+}
+
+/// Validates `config` and builds the state of a resolver for it. A new configuration takes
+/// over from `previous` the servers (health, latency model, counters) and their sockets when
+/// the server list and the settings behind them are the same.
+pub(crate) fn build_inner(
+    config: Config,
+    hosts: Hosts,
+    shared: (&Option<Arc<Cache>>, &Arc<Metrics>, &Arc<Sorter>),
+    previous: Option<&Inner>,
+) -> Result<Inner, Error> {
+    if config.servers.is_empty() {
+        return Err(Error::Config {
+            setting: "servers",
+            reason: "no name servers configured".to_string(),
+        });
+    }
+    if let Some(bad) = config.servers.iter().find(|s| s.port() == 0) {
+        return Err(Error::Config {
+            setting: "servers",
+            reason: format!("{bad} has port 0"),
+        });
+    }
+    let mut search = Vec::with_capacity(config.search.len());
+    for domain in &config.search {
+        let trimmed = domain.trim_end_matches('.');
+        let parsed = Name::from_utf8(trimmed).map_err(|e| Error::Config {
+            setting: "search",
+            reason: format!("{domain:?} is not a domain name: {e}"),
+        })?;
+        let mut parsed = parsed;
+        parsed.set_fqdn(true);
+        if trimmed.is_empty() || parsed.is_root() {
+            continue;
+        }
+        search.push(parsed);
+    }
+    let settings = Settings {
+        timeout: config.timeout,
+        attempts: config.attempts,
+        edns: config.edns_payload,
+        tcp_only: config.use_tcp,
+    };
+    let limits = Limits {
+        per_server: config.udp_sockets_per_server,
+        queries_per_socket: config.udp_queries_per_socket,
+        max_sockets: config.max_udp_sockets,
+    };
+    let same_servers = |p: &Inner| {
+        p.config.servers == config.servers
+            && p.config.rotate == config.rotate
+            && p.config.timeout == config.timeout
+            && p.limits == limits
+    };
+    let (servers, transports) = match previous {
+        Some(previous) if same_servers(previous) => {
+            let transports = previous
+                .transports
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            (previous.servers.clone(), transports)
+        }
+        _ => (
+            Arc::new(Servers::new(&config.servers, config.rotate, config.timeout)),
+            Vec::new(),
+        ),
+    };
+    let (cache, metrics, sorter) = shared;
+    Ok(Inner {
+        config,
+        search,
+        servers,
+        hosts,
+        settings,
+        limits,
+        transports: std::sync::Mutex::new(transports),
+        cache: cache.clone(),
+        flights: Arc::new(Flights::default()),
+        metrics: metrics.clone(),
+        sorter: sorter.clone(),
+    })
 }
 
 impl Resolver {
     /// Builds a resolver from `config`, reading the hosts file if one is configured (once,
     /// synchronously: build resolvers at start-up and clone them, rather than per request).
+    /// With a [reload interval](Config::with_reload_interval) (as [`Config::system`] sets),
+    /// the resolver follows changes of its resolv.conf and hosts file.
     ///
     /// Fails with [`ErrorKind::Config`](crate::ErrorKind::Config) when there is no server, a
     /// server has port 0, or a search domain is not a valid name.
     pub fn new(config: Config) -> Result<Resolver, Error> {
-        if config.servers.is_empty() {
-            return Err(Error::Config {
-                setting: "servers",
-                reason: "no name servers configured".to_string(),
-            });
-        }
-        if let Some(bad) = config.servers.iter().find(|s| s.port() == 0) {
-            return Err(Error::Config {
-                setting: "servers",
-                reason: format!("{bad} has port 0"),
-            });
-        }
-        let mut search = Vec::with_capacity(config.search.len());
-        for domain in &config.search {
-            let trimmed = domain.trim_end_matches('.');
-            let parsed = Name::from_utf8(trimmed).map_err(|e| Error::Config {
-                setting: "search",
-                reason: format!("{domain:?} is not a domain name: {e}"),
-            })?;
-            let mut parsed = parsed;
-            parsed.set_fqdn(true);
-            if trimmed.is_empty() || parsed.is_root() {
-                continue;
-            }
-            search.push(parsed);
-        }
+        let cache = config.cache.clone().map(|c| Arc::new(Cache::new(c)));
+        let metrics = Arc::new(Metrics::default());
+        let sorter = Arc::new(Sorter::default());
+        let watch = Watch::new(&config);
         let hosts = match &config.hosts_file {
             Some(path) => Hosts::load(path),
             None => Hosts::default(),
         };
-        let settings = Settings {
-            timeout: config.timeout,
-            attempts: config.attempts,
-            edns: config.edns_payload,
-            tcp_only: config.use_tcp,
-        };
-        let limits = Limits {
-            per_server: config.udp_sockets_per_server,
-            queries_per_socket: config.udp_queries_per_socket,
-            max_sockets: config.max_udp_sockets,
-        };
-        let servers = Arc::new(Servers::new(&config.servers, config.rotate, config.timeout));
+        let inner = build_inner(config.clone(), hosts, (&cache, &metrics, &sorter), None)?;
         Ok(Resolver {
-            inner: Arc::new(Inner {
-                config,
-                search,
-                servers,
-                hosts,
-                settings,
-                limits,
-                transports: Default::default(),
+            shared: Arc::new(Shared {
+                initial: config,
+                current: RwLock::new(Arc::new(inner)),
+                cache,
+                metrics,
+                sorter,
+                watch,
             }),
         })
     }
 
     /// The configuration this resolver was built from.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.shared.initial
     }
 
-    /// Counters per configured server, in configured order.
+    /// The configuration in force: the one the resolver was built from, or the latest one read
+    /// from its changed files (see [`Config::with_reload_interval`]).
+    pub fn current_config(&self) -> Config {
+        self.shared.inner().config.clone()
+    }
+
+    /// Counters per configured server (of the configuration in force), in configured order.
     pub fn server_stats(&self) -> Vec<ServerStats> {
-        self.inner.servers.stats()
+        self.shared.inner().servers.stats()
+    }
+
+    /// Cache and coalescing counters, with the cache's size now (all zero with the cache off,
+    /// but for coalescing).
+    pub fn cache_stats(&self) -> CacheStats {
+        let mut stats = self.shared.metrics.snapshot();
+        if let Some(cache) = &self.shared.cache {
+            stats.entries = cache.entry_count();
+            stats.bytes = cache.weighted_size();
+        }
+        stats
     }
 
     /// The IPv4 and IPv6 addresses of `name`: A and AAAA asked concurrently for each candidate
@@ -233,7 +320,7 @@ impl Resolver {
     /// Cancel safe, as [`reverse`](Self::reverse).
     pub async fn reverse_with(&self, ip: IpAddr, options: &LookupOptions) -> Result<Answer, Error> {
         let start = Instant::now();
-        if let Some(answer) = self.inner.reverse_from_hosts(ip, start) {
+        if let Some(answer) = self.shared.inner().reverse_from_hosts(ip, start) {
             return Ok(answer);
         }
         let name = Name::from(ip);
@@ -246,31 +333,27 @@ impl Resolver {
         if let Some(answer) = literal_answer(asked, ask, start) {
             return Ok(answer);
         }
+        let inner = self.shared.inner();
         // The name is needed only to make the candidate list: it is not kept while the lookup
         // waits.
         let list = {
             let name = parse_name(asked)?;
-            if let Some(answer) = self.inner.hosts_answer(&name, ask, start) {
+            if let Some(answer) = inner.hosts_answer(&name, ask, start) {
                 return Ok(answer);
             }
-            self.inner.candidates(&name)
+            inner.candidates(&name)
         };
         let call = Call {
             start,
-            deadline: start + options.deadline.unwrap_or(self.inner.config.deadline),
-            policy: options
-                .search_policy
-                .unwrap_or(self.inner.config.search_policy),
+            deadline: start + options.deadline.unwrap_or(inner.config.deadline),
+            policy: options.search_policy.unwrap_or(inner.config.search_policy),
             resolution_delay: options.resolution_delay,
         };
         let span = match ask {
             Ask::Ip => info_span!("lookup", name = asked, rtype = "A+AAAA"),
             Ask::Type(t) => info_span!("lookup", name = asked, rtype = %t),
         };
-        self.inner
-            .lookup(asked, list, ask, &call)
-            .instrument(span)
-            .await
+        inner.lookup(asked, list, ask, &call).instrument(span).await
     }
 }
 

@@ -198,6 +198,43 @@ pub struct QueryTrace {
     pub finished_at: Duration,
 }
 
+/// What the cache gave for one question (a candidate name and a record type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheState {
+    /// A reply still within its TTL (records, NXDOMAIN or NODATA): nothing was sent.
+    Fresh,
+    /// Records past their TTL, returned because asking again failed (or was still unanswered
+    /// after the stale-answer wait); see
+    /// [`CacheConfig::with_serve_stale`](crate::CacheConfig::with_serve_stale).
+    Stale,
+    /// A failure of the same question moments ago, remembered instead of asking again; see
+    /// [`CacheConfig::with_failure_memory`](crate::CacheConfig::with_failure_memory).
+    Failure,
+}
+
+impl fmt::Display for CacheState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CacheState::Fresh => "fresh",
+            CacheState::Stale => "stale",
+            CacheState::Failure => "remembered failure",
+        })
+    }
+}
+
+/// One question answered from the cache (or a remembered failure), for a candidate's trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheUse {
+    /// The record type of the question.
+    pub record_type: RecordType,
+    /// What the cache gave.
+    pub state: CacheState,
+    /// How long ago the reply (or the failure) it gave was received.
+    pub age: Duration,
+}
+
 /// Everything that happened to one candidate name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -206,8 +243,12 @@ pub struct CandidateTrace {
     pub name: Name,
     /// What it came to.
     pub outcome: Outcome,
-    /// Every query sent for it, in order of sending (for `lookup_ip`, both families).
+    /// Every query sent for it, in order of sending (for `lookup_ip`, both families). A lookup
+    /// that joined an identical question already in flight lists that question's queries.
     pub queries: Vec<QueryTrace>,
+    /// The questions the cache settled (fresh or stale records, a remembered failure), per
+    /// record type; empty when every question went to the network.
+    pub cache: Vec<CacheUse>,
     /// Time spent on this candidate.
     pub elapsed: Duration,
 }
@@ -250,16 +291,25 @@ impl CandidateTrace {
 
 impl fmt::Display for CandidateTrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} after {} ({}) over {} in {:.2} s",
-            self.name,
-            self.outcome,
-            plural(self.attempts(), "attempt"),
-            plural(self.queries.len(), "query"),
-            plural(self.servers().len(), "server"),
-            self.elapsed.as_secs_f64()
-        )
+        write!(f, "{}: {}", self.name, self.outcome)?;
+        if !self.queries.is_empty() || self.cache.is_empty() {
+            write!(
+                f,
+                " after {} ({}) over {}",
+                plural(self.attempts(), "attempt"),
+                plural(self.queries.len(), "query"),
+                plural(self.servers().len(), "server"),
+            )?;
+        }
+        if !self.cache.is_empty() {
+            let uses: Vec<String> = self
+                .cache
+                .iter()
+                .map(|u| format!("{} {}", u.record_type, u.state))
+                .collect();
+            write!(f, " with the cache ({})", uses.join(", "))?;
+        }
+        write!(f, " in {:.2} s", self.elapsed.as_secs_f64())
     }
 }
 
@@ -303,6 +353,7 @@ mod tests {
                 query(RecordType::A, 1, false),
                 query(RecordType::AAAA, 1, false),
             ],
+            cache: Vec::new(),
             elapsed: Duration::from_secs(2),
         };
         assert_eq!(trace.attempts(), 2);
@@ -312,5 +363,26 @@ mod tests {
             "a.example.: timeout after 2 attempts (5 queries) over 1 server in 2.00 s"
         );
         assert_eq!(plural(1, "query"), "1 query");
+        let cached = CandidateTrace {
+            queries: vec![],
+            outcome: Outcome::Answer,
+            cache: vec![
+                CacheUse {
+                    record_type: RecordType::A,
+                    state: CacheState::Fresh,
+                    age: Duration::from_secs(3),
+                },
+                CacheUse {
+                    record_type: RecordType::AAAA,
+                    state: CacheState::Stale,
+                    age: Duration::from_secs(90),
+                },
+            ],
+            ..trace
+        };
+        assert_eq!(
+            cached.to_string(),
+            "a.example.: answer with the cache (A fresh, AAAA stale) in 2.00 s"
+        );
     }
 }

@@ -349,6 +349,20 @@ pub(crate) fn classify(message: &Message, question: &Question) -> Reply {
     Err(QueryResult::NoData)
 }
 
+/// How long a negative reply (NXDOMAIN or NODATA) may be cached, in seconds, as RFC 2308 §5
+/// says: the smaller of the TTL of the SOA record in its authority section and the SOA's
+/// MINIMUM field. `None` without a SOA: RFC 2308 §5 says such a reply should not be cached.
+pub(crate) fn negative_ttl(message: &Message) -> Option<u32> {
+    message
+        .authorities
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+            _ => None,
+        })
+        .min()
+}
+
 fn matches_type(record: &Record, record_type: RecordType) -> bool {
     record_type == RecordType::ANY || record.record_type() == record_type
 }
@@ -594,6 +608,29 @@ mod tests {
         let mut odd = base.clone();
         odd.add_answer(a("other.example.", [192, 0, 2, 1]));
         assert_eq!(classify(&odd, &question), Err(R::Malformed));
+    }
+
+    #[test]
+    fn negative_ttl_is_the_soa_minimum_capped_by_its_ttl() {
+        let question = q("nope.example.com.", RecordType::A);
+        let mut m = reply_to(&build_query(1, &question, None));
+        m.metadata.response_code = ResponseCode::NXDomain;
+        assert_eq!(negative_ttl(&m), None, "no SOA: not cacheable");
+        let zone = Name::from_ascii("example.com.").unwrap();
+        let ns = Name::from_ascii("ns.example.com.").unwrap();
+        let soa = SOA::new(ns.clone(), zone.clone(), 1, 60, 60, 60, 30);
+        m.add_authority(Record::from_rdata(zone.clone(), 300, RData::SOA(soa)));
+        assert_eq!(negative_ttl(&m), Some(30), "MINIMUM below the record's TTL");
+        let mut short = m.clone();
+        short.authorities[0].ttl = 10;
+        assert_eq!(
+            negative_ttl(&short),
+            Some(10),
+            "the record's TTL below MINIMUM"
+        );
+        let mut with_ns = m.clone();
+        with_ns.add_authority(Record::from_rdata(zone, 5, RData::NS(NS(ns))));
+        assert_eq!(negative_ttl(&with_ns), Some(30), "only the SOA counts");
     }
 
     proptest::proptest! {

@@ -101,7 +101,9 @@ impl StubBackend {
                 .map_err(|_| Error::flag("--attempts", "at most 255 for the stub backend"))?;
             config = config.with_attempts(a);
         }
-        Ok(config.with_deadline(r.deadline))
+        // Every lookup goes to the network, as with the other backends: dnsload measures what
+        // loss does to lookups, not a cache.
+        Ok(config.with_deadline(r.deadline).with_cache(None))
     }
 
     /// The backend a plan asks for.

@@ -2,17 +2,9 @@ use super::*;
 use crate::policy::walk::tests::outcome;
 use proptest::prelude::*;
 
-fn servers() -> Servers {
-    Servers::new(
-        &["127.0.0.1:53".parse().unwrap()],
-        false,
-        Duration::from_secs(1),
-    )
-}
-
-fn answered(ip: [u8; 4]) -> Concluded {
+fn answered(ip: [u8; 4]) -> Got {
     let name = Name::from_ascii("www.example.com.").unwrap();
-    Concluded::Answer {
+    Got::Answer {
         answered: Box::new(Answered {
             canonical: name.clone(),
             records: vec![Record::from_rdata(
@@ -22,22 +14,22 @@ fn answered(ip: [u8; 4]) -> Concluded {
             )],
             chain: vec![],
         }),
-        server: 0,
+        server: "127.0.0.1:53".parse().unwrap(),
     }
 }
 
-fn failed(kind: FailureKind) -> Concluded {
-    Concluded::Failed { kind, io: None }
+fn failed(kind: FailureKind) -> Got {
+    Got::Failed { kind, io: None }
 }
 
-fn outcome_of(settled: Vec<Option<Concluded>>) -> Outcome {
+fn outcome_of(settled: Vec<Option<Got>>) -> Outcome {
     let types = [RecordType::A, RecordType::AAAA];
     merge(types.into_iter().zip(settled).collect()).0
 }
 
 #[test]
 fn merge_prefers_answers_then_failures_then_not_found() {
-    use Concluded::{NoData, NxDomain};
+    use Got::{NoData, NxDomain};
     let t = FailureKind::Timeout;
     assert_eq!(
         outcome_of(vec![Some(answered([192, 0, 2, 1])), Some(failed(t))]),
@@ -82,7 +74,6 @@ fn merge_prefers_answers_then_failures_then_not_found() {
 
 /// Drives the walk over per-candidate outcomes as `Inner::lookup` does, and concludes.
 fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
-    let servers = servers();
     let mut walk = Walk::new(policy);
     let (mut traces, mut ios, mut found) = (Vec::new(), Vec::new(), None);
     for (i, &outcome) in outcomes.iter().enumerate() {
@@ -90,6 +81,7 @@ fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
             name: Name::from_ascii(format!("c{i}.example.")).unwrap(),
             outcome,
             queries: Vec::new(),
+            cache: Vec::new(),
             elapsed: Duration::ZERO,
         });
         ios.push(None);
@@ -105,7 +97,6 @@ fn lookup(policy: SearchPolicy, outcomes: &[Outcome]) -> Result<Answer, Error> {
         asked: "c",
         ask: Ask::Ip,
         elapsed: Duration::ZERO,
-        servers: &servers,
     };
     conclude(&walk, traces, ios, found, details)
 }

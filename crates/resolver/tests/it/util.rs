@@ -57,12 +57,13 @@ pub async fn faultdns(rules: &[&str]) -> faultdns::Server {
 }
 
 /// A config for `servers` with short timers (shape tests): 250 ms per attempt, 3 attempts,
-/// 5 s deadline, no hosts file.
+/// 5 s deadline, no hosts file, no cache (every lookup asks: these tests watch the exchange).
 pub fn config(servers: Vec<SocketAddr>) -> Config {
     Config::new(servers)
         .with_timeout(Duration::from_millis(250))
         .with_attempts(3)
         .with_hosts_file(None)
+        .with_cache(None)
 }
 
 pub fn resolver(config: Config) -> Resolver {
