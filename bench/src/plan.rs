@@ -131,12 +131,21 @@ impl Scenario {
     /// Whether `peer` runs this scenario: 100,000 lookups in flight are for the event-driven
     /// libraries that can hold them (stubborn, and c-ares as the reference); hickory would need
     /// some 5 GiB and a socket per query, and glibc has at most 1,024 threads in flight anyway.
+    /// stubborn with its cache and coalescing on runs throughput at c=64 and memory, to show
+    /// what they cost.
     pub fn for_peer(&self, peer: crate::peer::PeerKind) -> bool {
         use crate::peer::PeerKind;
         match self {
             Scenario::Memory { concurrent, .. } if *concurrent > 10_000 => {
                 matches!(peer, PeerKind::Stubborn | PeerKind::CAres)
             }
+            _ if peer == PeerKind::StubbornDefaults => matches!(
+                self,
+                Scenario::Throughput {
+                    concurrency: 64,
+                    ..
+                } | Scenario::Memory { fd_limit: None, .. }
+            ),
             _ => true,
         }
     }

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PeerKind {
-    /// stubborn with its defaults (1 s per attempt, 5 attempts, 5 s deadline).
+    /// stubborn with its defaults (1 s per attempt, 5 attempts, 5 s deadline), cache and
+    /// coalescing off like the other peers' caches.
     Stubborn,
     /// hickory-resolver with its defaults (5 s timeout, 2 attempts), cache off.
     HickoryDefault,
@@ -29,17 +30,22 @@ pub enum PeerKind {
     GlibcTuned,
     /// glibc getaddrinfo on a thread pool with glibc's defaults (timeout 5, attempts 2).
     GlibcDefault,
+    /// stubborn exactly as a service gets it: cache and coalescing on (every name here is
+    /// unique, so this measures what they cost, not what they save). Throughput at c=64 and
+    /// memory only.
+    StubbornDefaults,
 }
 
 impl PeerKind {
     /// Every peer, in table order (stubborn first: the ratios are stubborn/peer).
-    pub const ALL: [PeerKind; 6] = [
+    pub const ALL: [PeerKind; 7] = [
         PeerKind::Stubborn,
         PeerKind::HickoryDefault,
         PeerKind::HickoryTuned,
         PeerKind::CAres,
         PeerKind::GlibcTuned,
         PeerKind::GlibcDefault,
+        PeerKind::StubbornDefaults,
     ];
 
     /// Short label used in tables and on the command line.
@@ -51,6 +57,7 @@ impl PeerKind {
             PeerKind::CAres => "c-ares",
             PeerKind::GlibcTuned => "glibc-tuned",
             PeerKind::GlibcDefault => "glibc-default",
+            PeerKind::StubbornDefaults => "stubborn-defaults",
         }
     }
 
@@ -60,7 +67,7 @@ impl PeerKind {
     pub fn nominal_bound(self) -> Duration {
         match self {
             // The overall deadline (docs/semantics.md, 1.5), whatever the attempts add up to.
-            PeerKind::Stubborn => Duration::from_secs(5),
+            PeerKind::Stubborn | PeerKind::StubbornDefaults => Duration::from_secs(5),
             // RetryDnsHandle sends once and retries `attempts` more times, each with `timeout`.
             PeerKind::HickoryDefault => hickory::DEFAULT_TIMEOUT * (hickory::DEFAULT_ATTEMPTS + 1),
             PeerKind::HickoryTuned => hickory::TUNED_TIMEOUT * (hickory::TUNED_ATTEMPTS + 1),
@@ -139,7 +146,8 @@ impl Peer {
     /// Build a peer of `kind`. Must run inside a tokio runtime.
     pub fn build(kind: PeerKind, setup: &Setup<'_>) -> anyhow::Result<Peer> {
         Ok(match kind {
-            PeerKind::Stubborn => Peer::Stubborn(stubborn::Peer::new(setup)?),
+            PeerKind::Stubborn => Peer::Stubborn(stubborn::Peer::new(setup, false)?),
+            PeerKind::StubbornDefaults => Peer::Stubborn(stubborn::Peer::new(setup, true)?),
             PeerKind::HickoryDefault => Peer::Hickory(Box::new(hickory::Peer::new(setup, false)?)),
             PeerKind::HickoryTuned => Peer::Hickory(Box::new(hickory::Peer::new(setup, true)?)),
             PeerKind::CAres => Peer::CAres(cares::Peer::new(setup)?),

@@ -12,9 +12,9 @@ pub struct Peer {
 impl Peer {
     /// Parse the resolv.conf with stubborn's own parser and keep every default (1 s per
     /// attempt, 5 attempts, 5 s deadline); only the server's port (which resolv.conf cannot
-    /// carry) is set, and the hosts file and the cache are left out as they are for the other
-    /// peers.
-    pub fn new(setup: &Setup<'_>) -> anyhow::Result<Peer> {
+    /// carry) is set, and the hosts file is left out as it is for the other peers.
+    /// `defaults`: keep the cache and coalescing on as well (the `stubborn-defaults` peer).
+    pub fn new(setup: &Setup<'_>, defaults: bool) -> anyhow::Result<Peer> {
         let config = stubborn::Config::from_resolv_conf(setup.resolv_conf)
             .context("stubborn reading resolv.conf")?;
         anyhow::ensure!(
@@ -23,11 +23,16 @@ impl Peer {
             config.servers(),
             setup.server
         );
-        // Cache off, as for the other peers: every lookup costs its two queries.
+        // Cache and coalescing off, as the other peers' caches are (none of them shares a
+        // question in flight): every lookup costs its two queries.
         let config = config
             .with_servers(vec![setup.server])
-            .with_hosts_file(None)
-            .with_cache(None);
+            .with_hosts_file(None);
+        let config = if defaults {
+            config
+        } else {
+            config.with_cache(None).with_coalescing(false)
+        };
         let resolver = stubborn::Resolver::new(config).context("building stubborn")?;
         Ok(Peer { resolver })
     }

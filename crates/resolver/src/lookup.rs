@@ -267,6 +267,20 @@ impl Inner {
         let delay = call.resolution_delay.filter(|_| ask == Ask::Ip);
         match missing.len() {
             0 => {}
+            _ if !self.config.coalesce => {
+                // Not shared: the questions are driven together, in one future (boxed: a
+                // lookup in flight is the caller's future, which stays small); with
+                // single-request one after the other.
+                if self.config.single_request {
+                    for one in missing {
+                        let alone = self.ask_together(transport, name, vec![one], *call, None);
+                        asked.extend(Box::pin(alone).await);
+                    }
+                } else {
+                    let together = self.ask_together(transport, name, missing, *call, delay);
+                    asked.extend(Box::pin(together).await);
+                }
+            }
             1 => {
                 let (t, stale) = missing.pop().expect("one");
                 asked.push(Box::pin(self.ask(transport, name, t, call, stale)).await);

@@ -151,3 +151,26 @@ async fn each_waiter_keeps_its_own_deadline() {
         "all 3 attempts: {took:?}"
     );
 }
+
+/// With coalescing off, every lookup asks on its own: ten identical lookups in flight send
+/// ten A and ten AAAA queries, and all are answered.
+#[tokio::test]
+async fn without_coalescing_every_lookup_asks_on_its_own() {
+    let server = faultdns(&["answer delay=50ms"]).await;
+    let config = Config::new(vec![server.addr()])
+        .with_hosts_file(None)
+        .with_cache(None)
+        .with_coalescing(false);
+    let r = Resolver::new(config).expect("valid");
+    let lookups: Vec<_> = (0..10)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { r.lookup_ip("www.example.com").await })
+        })
+        .collect();
+    for lookup in lookups {
+        let answer = lookup.await.expect("task").expect("answer");
+        assert_eq!(answer.ips().len(), 2);
+    }
+    assert_eq!(server.queries_for("www.example.com"), 20);
+}
