@@ -101,9 +101,13 @@ impl StubBackend {
                 .map_err(|_| Error::flag("--attempts", "at most 255 for the stub backend"))?;
             config = config.with_attempts(a);
         }
-        // Every lookup goes to the network, as with the other backends: dnsload measures what
-        // loss does to lookups, not a cache.
-        Ok(config.with_deadline(r.deadline).with_cache(None))
+        // Every lookup goes to the network on its own, as with the other backends: dnsload
+        // measures what loss does to each lookup, so neither a cache nor coalescing (which
+        // would share one exchange, and its fate, among concurrent lookups of a name) applies.
+        Ok(config
+            .with_deadline(r.deadline)
+            .with_cache(None)
+            .with_coalescing(false))
     }
 
     /// The backend a plan asks for.
@@ -209,6 +213,30 @@ impl Backend for StubBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// Each lookup of a run goes to the network on its own: no cache answers it and it shares
+    /// no exchange with a concurrent lookup of the same name.
+    #[test]
+    fn every_lookup_asks_on_its_own() {
+        let argv = [
+            "dnsload",
+            "run",
+            "--server",
+            "127.0.0.1",
+            "--name",
+            "a.test",
+            "--count",
+            "1",
+        ];
+        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        let config = StubBackend::config_from_plan(&Plan::from_args(&run).unwrap()).unwrap();
+        assert!(config.cache().is_none());
+        assert!(!config.coalescing());
+    }
 
     /// dnsload's copy of the bounds is stubborn's: probing its setters' clamping finds the same.
     #[test]
