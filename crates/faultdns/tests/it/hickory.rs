@@ -156,8 +156,10 @@ async fn hickory_server_with_faults_answers_dig_over_udp_and_tcp() {
 async fn hickory_server_with_faults_answers_stubborn() {
     let (mut server, control, addr) = serve(RULES).await;
     let resolver = stubborn::Resolver::new(
+        // No cache: every lookup below must reach the server, whose rules change midway.
         stubborn::Config::new(vec![addr])
             .with_hosts_file(None)
+            .with_cache(None)
             .with_timeout(Duration::from_millis(500))
             .with_attempts(1),
     )
