@@ -269,6 +269,8 @@ pub struct Sample {
     pub lies: Vec<LieSeen>,
     /// Lies in it, all of them.
     pub lies_total: u64,
+    /// The first few `other` results in it, in the resolver's words.
+    pub others: Vec<String>,
 }
 
 /// Latency percentiles in milliseconds.

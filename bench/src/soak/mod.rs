@@ -112,6 +112,8 @@ const PROBE_PERIOD: Duration = Duration::from_millis(1);
 const AFTER_DROP_SLACK: u64 = 4;
 /// Lies kept in full per interval (all are counted).
 const LIES_KEPT: usize = 5;
+/// `other` results kept in the resolver's words per interval.
+const OTHERS_KEPT: usize = 3;
 
 /// Run the soak: print the table, write the JSON if asked; the report says whether it passed.
 pub fn run(settings: &Settings) -> anyhow::Result<Report> {
@@ -233,6 +235,7 @@ struct Tally {
     hist: Histogram<u64>,
     lies: Vec<LieSeen>,
     lies_total: u64,
+    others: Vec<String>,
 }
 
 impl Default for Tally {
@@ -243,6 +246,7 @@ impl Default for Tally {
             hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
             lies: Vec::new(),
             lies_total: 0,
+            others: Vec::new(),
         }
     }
 }
@@ -272,6 +276,7 @@ impl Live {
         elapsed: Duration,
         overrun: Option<Duration>,
         lie: Option<LieSeen>,
+        said: impl FnOnce() -> String,
     ) {
         if let Some(o) = overrun {
             self.overrun_max_us.fetch_max(micros(o), Ordering::Relaxed);
@@ -280,6 +285,9 @@ impl Live {
         t.counts.add(class);
         if class != Class::Cancelled {
             t.hist.saturating_record(micros(elapsed).max(1));
+        }
+        if class == Class::Other && t.others.len() < OTHERS_KEPT {
+            t.others.push(said());
         }
         if let Some(lie) = lie {
             t.lies_total += 1;
@@ -326,6 +334,7 @@ impl Live {
             lateness_max: Duration::from_micros(self.lateness_max_us.swap(0, Ordering::Relaxed)),
             lies: t.lies,
             lies_total: t.lies_total,
+            others: t.others,
         }
     }
 }
@@ -394,11 +403,11 @@ async fn lookup(resolver: Resolver, plan: Planned, resolver_deadline: Duration, 
         lie,
         name: plan.name.clone(),
         asked: plan.ask.label().to_owned(),
-        said,
+        said: said.clone(),
         elapsed,
     });
     let overrun = (class != Class::Cancelled).then(|| check::overrun(elapsed, deadline));
-    live.record(class, elapsed, overrun, lie);
+    live.record(class, elapsed, overrun, lie, || said);
 }
 
 async fn soak(settings: &Settings, server: &ServerThread) -> anyhow::Result<Report> {
