@@ -112,6 +112,8 @@ const PROBE_PERIOD: Duration = Duration::from_millis(1);
 const AFTER_DROP_SLACK: u64 = 4;
 /// Lies kept in full per interval (all are counted).
 const LIES_KEPT: usize = 5;
+/// Timer lateness beyond which the runtime is overloaded, and the run says so.
+const OVERLOADED: Duration = Duration::from_millis(100);
 /// `other` results kept in the resolver's words per interval.
 const OTHERS_KEPT: usize = 3;
 
@@ -607,6 +609,20 @@ async fn soak(settings: &Settings, server: &ServerThread) -> anyhow::Result<Repo
     let totals = intervals
         .iter()
         .fold(Counts::default(), |sum, s| sum.plus(&s.counts));
+    let worst_lateness = intervals
+        .iter()
+        .map(|s| s.lateness_max)
+        .max()
+        .unwrap_or_default();
+    if worst_lateness > OVERLOADED {
+        eprintln!(
+            "soak: note: timers on this runtime woke up to {:.0} ms late: the machine did not \
+             keep up with {} lookups/s (a debug build, or other load), so the figures say more \
+             about it than about the resolver",
+            worst_lateness.as_secs_f64() * 1e3,
+            settings.rate
+        );
+    }
     let passed = violations.is_empty();
     eprintln!(
         "soak: {} lookups, {} ok, {} cancelled; {}",
