@@ -16,6 +16,7 @@ mod report;
 mod runner;
 mod serve;
 mod server;
+mod soak;
 mod sys;
 mod worker;
 
@@ -37,6 +38,20 @@ fn main() -> ExitCode {
 fn run(cmd: cli::Cmd) -> anyhow::Result<()> {
     match cmd {
         cli::Cmd::All(args) => runner::run(&cli::plan(args)?).map(drop),
+        cli::Cmd::Soak(args) => {
+            let report = soak::run(&cli::soak(args)?)?;
+            anyhow::ensure!(
+                report.passed,
+                "soak failed: {}",
+                report
+                    .violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            Ok(())
+        }
         cli::Cmd::Serve { listen, cpu } => serve::run(listen, cpu),
         cli::Cmd::Worker { job } => {
             let job = cli::job(&job)?;
