@@ -57,6 +57,12 @@ pub(crate) struct Data {
 }
 
 impl Data {
+    /// The records collected so far.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn records(&self) -> &[Record] {
+        &self.records
+    }
+
     /// Add the records of RFC 1035 zone text. `source` names the text in errors.
     pub(crate) fn add_zone_text(
         &mut self,

@@ -15,9 +15,9 @@ use tracing::{debug, warn};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Hosts {
     /// Lowercase name without trailing dot -> (canonical name, addresses in file order).
-    by_name: HashMap<String, (Name, Vec<IpAddr>)>,
+    pub(crate) by_name: HashMap<String, (Name, Vec<IpAddr>)>,
     /// Address -> the first canonical name given for it.
-    by_addr: HashMap<IpAddr, Name>,
+    pub(crate) by_addr: HashMap<IpAddr, Name>,
 }
 
 impl Hosts {

@@ -21,7 +21,7 @@
 mod attribution;
 mod grid;
 mod input;
-mod svg;
+pub(crate) mod svg;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -239,7 +239,7 @@ struct Kind<'a> {
 }
 
 /// Everything merged so far.
-struct Merger {
+pub(crate) struct Merger {
     files: usize,
     skipped_lines: u64,
     runs: BTreeSet<String>,
@@ -258,7 +258,7 @@ struct Merger {
 }
 
 impl Merger {
-    fn new(bucket_ms: Option<u64>) -> Self {
+    pub(crate) fn new(bucket_ms: Option<u64>) -> Self {
         Merger {
             files: 0,
             skipped_lines: 0,
@@ -285,7 +285,7 @@ impl Merger {
     }
 
     /// Reads one input, recognised by its first non-empty line.
-    fn read<R: Read>(&mut self, reader: BufReader<R>, path: &Path) -> Result<()> {
+    pub(crate) fn read<R: Read>(&mut self, reader: BufReader<R>, path: &Path) -> Result<()> {
         enum Mode {
             Unknown,
             Hlog(hlog::IntervalReader),
@@ -553,7 +553,7 @@ impl Merger {
         h.add(&i.histogram).map_err(merge_error)
     }
 
-    fn finish(self) -> Result<MergedReport> {
+    pub(crate) fn finish(self) -> Result<MergedReport> {
         let Merger {
             files,
             skipped_lines,
@@ -687,7 +687,7 @@ impl Merger {
     }
 }
 
-fn render_text(m: &MergedReport) -> String {
+pub(crate) fn render_text(m: &MergedReport) -> String {
     let mut t = String::new();
     let lookups = m
         .hosts
