@@ -48,8 +48,12 @@ impl Hosts {
                 debug!(addr, "hosts: not an address, line ignored");
                 continue;
             };
+            // A word of dots only (`.`) would be the root once its dots are trimmed: no host
+            // name, and no answer for a reverse lookup of the address.
             let names: Vec<Name> = words
-                .filter_map(|w| Name::from_utf8(w.trim_end_matches('.')).ok())
+                .map(|w| w.trim_end_matches('.'))
+                .filter(|w| !w.is_empty())
+                .filter_map(|w| Name::from_utf8(w).ok())
                 .map(|mut n| {
                     n.set_fqdn(true);
                     n
@@ -99,6 +103,19 @@ fn key(name: &Name) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `stubborn_hosts` fuzz target: `.` (or `..`) became the root name, so a
+    /// reverse lookup of the address answered `.` and the root resolved.
+    #[test]
+    fn a_word_of_dots_is_not_a_host_name() {
+        let hosts = Hosts::parse("127.0.0.1 .\n192.0.2.1 ... real.example ..\n");
+        let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(hosts.reverse(localhost), None);
+        assert_eq!(hosts.lookup(&Name::root()), None);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(hosts.reverse(ip).unwrap().to_string(), "real.example.");
+        assert_eq!(hosts.by_name.len(), 1, "{:?}", hosts.by_name);
+    }
 
     #[test]
     fn parses_names_aliases_and_comments() {
