@@ -272,7 +272,7 @@ impl fmt::Display for Rule {
             None => {}
         }
         if let Some(t) = self.qtype {
-            write!(f, " qtype={}", RecordType::from(t))?;
+            write!(f, " qtype={}", qtype_text(t))?;
         }
         if let Some(p) = self.proto {
             write!(f, " proto={p}")?;
@@ -449,6 +449,17 @@ impl FromStr for Rule {
     }
 }
 
+/// A type as `qtype=` reads it back: its mnemonic where hickory has one that parses back to
+/// the same number, else `TYPE` and the number (RFC 3597), as hickory prints the types it does
+/// not know as `Unknown`.
+fn qtype_text(t: u16) -> String {
+    let mnemonic = RecordType::from(t).to_string();
+    match RecordType::from_str(&mnemonic.to_ascii_uppercase()) {
+        Ok(parsed) if u16::from(parsed) == t => mnemonic,
+        _ => format!("TYPE{t}"),
+    }
+}
+
 fn parse_name_match(value: &str) -> Result<NameMatch, String> {
     if value == "*" || value == "*." {
         // Every name below the root, i.e. every name a client asks for.
@@ -491,6 +502,22 @@ fn parse_count(value: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `faultdns_rule` fuzz target: `qtype=TYPE66` printed as `qtype=Unknown`,
+    /// which does not parse (and hides the type in the rule counters).
+    #[test]
+    fn types_without_a_mnemonic_print_as_numbers() {
+        for (text, canonical) in [
+            ("drop qtype=TYPE66", "drop qtype=TYPE66"),
+            ("drop qtype=type65534", "drop qtype=TYPE65534"),
+            ("drop qtype=TYPE28", "drop qtype=AAAA"),
+            ("drop qtype=https", "drop qtype=HTTPS"),
+        ] {
+            let rule: Rule = text.parse().unwrap();
+            assert_eq!(rule.to_string(), canonical);
+            assert_eq!(canonical.parse::<Rule>().unwrap(), rule);
+        }
+    }
 
     fn bad_token(rule: &str) -> String {
         match rule.parse::<Rule>() {
