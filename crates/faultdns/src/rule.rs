@@ -266,9 +266,9 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.action.as_str())?;
         match &self.name {
-            Some(NameMatch::Exact(n)) => write!(f, " name={n}")?,
+            Some(NameMatch::Exact(n)) => write!(f, " name={}", key_text(n))?,
             Some(NameMatch::Below(s)) if s == "." => f.write_str(" name=*")?,
-            Some(NameMatch::Below(s)) => write!(f, " name=*{s}")?,
+            Some(NameMatch::Below(s)) => write!(f, " name=*.{}", key_text(&s[1..]))?,
             None => {}
         }
         if let Some(t) = self.qtype {
@@ -449,6 +449,42 @@ impl FromStr for Rule {
     }
 }
 
+/// A name key (see [`wire::write_name_key`]: `\\DDD` in decimal for odd bytes) as a rule's
+/// `name=` reads it back: hickory's presentation text, whose `\\DDD` escapes are octal.
+fn key_text(key: &str) -> String {
+    let labels: Option<Vec<Vec<u8>>> = key
+        .strip_suffix('.')
+        .filter(|k| !k.is_empty())
+        .map(|k| k.split('.').map(unescape_decimal).collect());
+    labels
+        .and_then(|labels| Name::from_labels(labels).ok())
+        .map_or_else(|| key.to_string(), |name| name.to_ascii())
+}
+
+/// The bytes of a key's label: `\\DDD` (decimal) is one byte, any other character itself.
+fn unescape_decimal(label: &str) -> Vec<u8> {
+    let bytes = label.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(u8::is_ascii_digit))
+            .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u8>().ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// A type as `qtype=` reads it back: its mnemonic where hickory has one that parses back to
 /// the same number, else `TYPE` and the number (RFC 3597), as hickory prints the types it does
 /// not know as `Unknown`.
@@ -517,6 +553,26 @@ mod tests {
             assert_eq!(rule.to_string(), canonical);
             assert_eq!(canonical.parse::<Rule>().unwrap(), rule);
         }
+    }
+
+    /// Found by the `faultdns_rule` fuzz target: a name with an escaped dot printed as
+    /// `exl\\046comroq` (the key's decimal escape), which hickory reads as octal (`&`).
+    #[test]
+    fn names_with_odd_bytes_print_as_they_parse() {
+        for text in [
+            "drop name=*.exl\\.comroq.3",
+            "drop name=a\\055b.example.",
+            "drop name=A\\.B.",
+        ] {
+            let rule: Rule = text.parse().unwrap();
+            let canonical = rule.to_string();
+            let again: Rule = canonical
+                .parse()
+                .unwrap_or_else(|e| panic!("{text:?} printed as {canonical:?}: {e}"));
+            assert_eq!(again, rule, "{text:?} printed as {canonical:?}");
+        }
+        let rule: Rule = "drop name=*.exl\\.comroq.3".parse().unwrap();
+        assert_eq!(rule.to_string(), "drop name=*.exl\\.comroq.3.");
     }
 
     fn bad_token(rule: &str) -> String {
