@@ -293,7 +293,9 @@ impl fmt::Display for Rule {
             write!(f, " first={n}")?;
         }
         if let Some(d) = self.delay {
-            write!(f, " delay={}", humantime::format_duration(d))?;
+            // One word: humantime writes `30m 18s`, and reads `30m18s` too.
+            let text = humantime::format_duration(d).to_string().replace(' ', "");
+            write!(f, " delay={text}")?;
         }
         if self.phase == Phase::Reply {
             f.write_str(" on=reply")?;
@@ -573,6 +575,17 @@ mod tests {
         }
         let rule: Rule = "drop name=*.exl\\.comroq.3".parse().unwrap();
         assert_eq!(rule.to_string(), "drop name=*.exl\\.comroq.3.");
+    }
+
+    /// Found by the `faultdns_rule` fuzz target: `delay=30.30m` printed as `delay=30m 18s`,
+    /// two words, the second no `key=value`.
+    #[test]
+    fn delays_of_several_units_print_as_one_word() {
+        let rule: Rule = "answer delay=30.30m on=reply".parse().unwrap();
+        assert_eq!(rule.to_string(), "answer delay=30m18s on=reply");
+        assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
+        let rule: Rule = "answer delay=59m59s999ms1us".parse().unwrap();
+        assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
     }
 
     fn bad_token(rule: &str) -> String {

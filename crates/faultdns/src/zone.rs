@@ -682,7 +682,9 @@ mod tests {
         let mut d = Data::default();
         let e = d
             .add_zone_text(
-                &format!("$ORIGIN t.\n@ 60 IN SOA ns. host. 1 60 60 60 60\nbig 60 IN TXT \"{long}\"\n"),
+                &format!(
+                    "$ORIGIN t.\n@ 60 IN SOA ns. host. 1 60 60 60 60\nbig 60 IN TXT \"{long}\"\n"
+                ),
                 "zone text",
                 None,
             )
