@@ -266,7 +266,16 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.action.as_str())?;
         match &self.name {
-            Some(NameMatch::Exact(n)) => write!(f, " name={}", key_text(n))?,
+            Some(NameMatch::Exact(n)) => {
+                // A literal `*` first label is escaped: `name=*.x.` means the names below x.
+                let text = key_text(n);
+                let escape = if text == "*." || text.starts_with("*.") {
+                    "\\"
+                } else {
+                    ""
+                };
+                write!(f, " name={escape}{text}")?
+            }
             Some(NameMatch::Below(s)) if s == "." => f.write_str(" name=*")?,
             Some(NameMatch::Below(s)) => write!(f, " name=*.{}", key_text(&s[1..]))?,
             None => {}
@@ -558,13 +567,17 @@ mod tests {
     }
 
     /// Found by the `faultdns_rule` fuzz target: a name with an escaped dot printed as
-    /// `exl\\046comroq` (the key's decimal escape), which hickory reads as octal (`&`).
+    /// `exl\\046comroq` (the key's decimal escape), which hickory reads as octal (`&`); and
+    /// the exact name `\\*.778dap` printed as `*.778dap.`, the names below 778dap.
     #[test]
     fn names_with_odd_bytes_print_as_they_parse() {
         for text in [
             "drop name=*.exl\\.comroq.3",
             "drop name=a\\055b.example.",
             "drop name=A\\.B.",
+            "servfail name=\\*.778dap",
+            "drop name=\\*",
+            "drop name=*.\\*.x",
         ] {
             let rule: Rule = text.parse().unwrap();
             let canonical = rule.to_string();
