@@ -215,9 +215,16 @@ pub fn zone(data: &[u8]) {
         query.extend_from_slice(&u16::from(rtype).to_be_bytes());
         query.extend_from_slice(&[0, 1]);
         let handled = harness.handle(&query, true, ([127, 0, 0, 1], 40000).into(), Vec::new(), 0);
+        let reply = handled.reply.as_deref().expect("a reply from the data");
+        // hickory refuses records with empty RDATA outside UPDATE messages; RFC 1035 allows
+        // them (and other clients read them), so faultdns sends them as the zone has them.
+        if let Err(e) = Message::from_vec(reply)
+            && e.to_string().contains("length 0")
+        {
+            continue;
+        }
         check_request(&query, true, &handled);
-        let reply = handled.reply.expect("checked above");
-        let parsed = Message::from_vec(&reply).expect("checked above");
+        let parsed = Message::from_vec(reply).expect("checked above");
         if parsed.metadata.truncation {
             continue;
         }

@@ -21,7 +21,7 @@ use hickory_proto::{
         rdata::{A, AAAA, SOA},
     },
     serialize::{
-        binary::{BinEncodable, BinEncoder, NameEncoding},
+        binary::{BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict},
         txt::Parser,
     },
 };
@@ -559,8 +559,8 @@ impl Builder {
 }
 
 /// Why `r` cannot be sent, if it cannot: its RDATA does not encode (the zone parser accepts
-/// some values the wire cannot carry, such as a TXT string longer than 255 bytes), or is longer
-/// than a record can be.
+/// some values the wire cannot carry, such as a TXT string longer than 255 bytes), is longer
+/// than a record can be, or does not read back.
 fn unsendable(r: &Record) -> Option<String> {
     let mut rdata = Vec::new();
     let mut enc = BinEncoder::new(&mut rdata);
@@ -572,14 +572,30 @@ fn unsendable(r: &Record) -> Option<String> {
             r.name
         ));
     }
-    (rdata.len() > usize::from(u16::MAX)).then(|| {
-        format!(
+    let Ok(length) = u16::try_from(rdata.len()) else {
+        return Some(format!(
             "the {} record of {} has {} bytes of RDATA, more than a record holds",
             r.record_type(),
             r.name,
             rdata.len()
-        )
-    })
+        ));
+    };
+    // hickory writes some values its own reader refuses (a CAA tag with a quote in it): a
+    // client would not read them either.
+    let mut decoder = BinDecoder::new(&rdata);
+    match RData::read(&mut decoder, r.record_type(), Restrict::new(length)) {
+        Ok(_) if decoder.is_empty() => None,
+        Ok(_) => Some(format!(
+            "the {} record of {} encodes as RDATA that reads back shorter",
+            r.record_type(),
+            r.name
+        )),
+        Err(e) => Some(format!(
+            "the {} record of {} encodes as RDATA that does not read back: {e}",
+            r.record_type(),
+            r.name
+        )),
+    }
 }
 
 /// The lookup key and name of a CNAME record's target.
@@ -701,6 +717,14 @@ mod tests {
         assert!(matches!(e, Error::Record { .. }), "{e}");
         assert!(d.records.is_empty());
         d.add_record_line(&format!("ok.t. 60 TXT \"{}\"", &long[..255]))
+            .unwrap();
+        // Found by the same target: a CAA record whose tag has a quote in it encodes, but
+        // what it encodes to does not read back.
+        let e = d
+            .add_record_line("c.t. 60 CAA 0 si\" sueca.example\"")
+            .unwrap_err();
+        assert!(e.to_string().contains("CAA"), "{e}");
+        d.add_record_line("c.t. 60 CAA 0 issue \"ca.example\"")
             .unwrap();
     }
 
