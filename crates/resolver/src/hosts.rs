@@ -48,12 +48,11 @@ impl Hosts {
                 debug!(addr, "hosts: not an address, line ignored");
                 continue;
             };
-            // A word of dots only (`.`) would be the root once its dots are trimmed: no host
-            // name, and no answer for a reverse lookup of the address.
+            // A word that reads as the root (`.` once its dots are trimmed, or an escape that
+            // comes to nothing, `\0`) is no host name, nor an answer for a reverse lookup.
             let names: Vec<Name> = words
-                .map(|w| w.trim_end_matches('.'))
-                .filter(|w| !w.is_empty())
-                .filter_map(|w| Name::from_utf8(w).ok())
+                .filter_map(|w| Name::from_utf8(w.trim_end_matches('.')).ok())
+                .filter(|n| n.num_labels() > 0)
                 .map(|mut n| {
                     n.set_fqdn(true);
                     n
@@ -104,11 +103,11 @@ fn key(name: &Name) -> String {
 mod tests {
     use super::*;
 
-    /// Found by the `stubborn_hosts` fuzz target: `.` (or `..`) became the root name, so a
-    /// reverse lookup of the address answered `.` and the root resolved.
+    /// Found by the `stubborn_hosts` fuzz target: `.` (or `..`, or `\0`) became the root
+    /// name, so a reverse lookup of the address answered `.` and the root resolved.
     #[test]
     fn a_word_of_dots_is_not_a_host_name() {
-        let hosts = Hosts::parse("127.0.0.1 .\n192.0.2.1 ... real.example ..\n");
+        let hosts = Hosts::parse("127.0.0.1 .\n192.0.2.1 ... real.example .. \\0\n::1 \\0\n");
         let localhost: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(hosts.reverse(localhost), None);
         assert_eq!(hosts.lookup(&Name::root()), None);
