@@ -30,7 +30,7 @@ pub fn render(report: &MergedReport) -> (String, String) {
 }
 
 /// Writes `intervals` as a histogram log, as a run writes its `--hlog`: each under a header
-/// naming its tag as the host (made a valid log tag by [`crate::hlog::tag_for`]; `untagged`
+/// naming its tag as the host (made a valid log tag by [`tag`]; `untagged`
 /// without one). Intervals whose start the clock cannot hold are skipped.
 pub fn write_hlog(intervals: &[Interval]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
