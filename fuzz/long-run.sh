@@ -74,5 +74,5 @@ for target in "$@"; do
       break
     fi
   done
-  echo "fuzz: $target: $done_runs runs in $done_secs s ($chunks runs of the fuzzer), coverage $cov edges, corpus $(find "$work/corpus/$target" -type f | wc -l) files, crashes $crashes"
+  echo "fuzz: $target: $done_runs runs in $done_secs s (fuzzer started $chunks times), coverage $cov edges, corpus $(find "$work/corpus/$target" -type f | wc -l) files, crashes $crashes"
 done
