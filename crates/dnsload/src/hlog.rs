@@ -17,6 +17,11 @@ use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 /// Highest latency recorded, in microseconds (one hour); larger values are clamped.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 
+/// Most lookups one histogram read from a log may hold, and the merge of all of them: 2^53
+/// (exact as a float), far beyond any run, and low enough that no sum over a histogram's
+/// counts overflows (hdrhistogram's quantiles add counts up without checks).
+pub const MAX_LOOKUPS: u64 = 1 << 53;
+
 /// A new latency histogram: 1 µs to one hour at 3 significant digits (bounded memory).
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static bounds are valid")
@@ -147,6 +152,13 @@ impl IntervalReader {
                         .deserializer
                         .deserialize(&mut bytes.as_slice())
                         .map_err(|e| format!("bad histogram: {e:?}"))?;
+                    // The deserializer's total saturates, so a total within bounds is exact.
+                    if histogram.len() > MAX_LOOKUPS {
+                        return Err(format!(
+                            "bad histogram: {} lookups or more, beyond the 2^53 this reads",
+                            histogram.len()
+                        ));
+                    }
                     found = Some(Interval {
                         tag: i.tag().map(|t| t.as_str().to_string()),
                         start: self.base.checked_add(i.start_timestamp()).ok_or_else(|| {
@@ -208,6 +220,38 @@ mod tests {
         assert!(intervals[0].histogram.max() >= 499_000);
         assert_eq!(intervals[1].histogram.len(), 1);
         assert!(read(b"not a log\n").is_err());
+    }
+
+    /// Found by the `dnsload_hlog` fuzz target: a histogram whose counts add up beyond 2^64
+    /// made hdrhistogram's quantile overflow (a panic with overflow checks, nonsense without).
+    #[test]
+    fn histograms_beyond_2_to_the_53_lookups_are_an_error() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let log = |counts: &[(u64, u64)]| {
+            let mut h = new_histogram();
+            for &(us, n) in counts {
+                h.record_n(us, n).unwrap();
+            }
+            let mut buf = Vec::new();
+            let mut w = HlogWriter::start(&mut buf, "r1", "a", "raw", start).unwrap();
+            w.interval(&h, start, Duration::from_secs(5)).unwrap();
+            drop(w);
+            buf
+        };
+        // The input the target found.
+        let found = "#dnsload run_idd\n\
+                     Tag=node-a,11640.525,0.385,103807.000,HI\
+                     STFAAAAIZ4nC2MMQrCQBBFZ98GFpElRVAJaGFhZSEpxMLCQkQsLLyLvY0WlpIr2IdcJufIEfJDMgP/De\
+                     /DLN9lZmZPG8aPdHd0509O7SCqOUbgRUpOZMuNq8xGjaynRdRqpux5cMbzdawQ22YckwML+agUl79O7SCqOUbgRUpOZMuNq8xGjJfd3TQOYA==\n";
+        let e = read(found.as_bytes()).unwrap_err();
+        assert!(e.contains("2^53"), "{e}");
+        let big = i64::MAX as u64;
+        let e = read(&log(&[(1000, big), (2000, big), (3000, big)])).unwrap_err();
+        assert!(e.contains("2^53"), "{e}");
+        let e = read(&log(&[(1000, MAX_LOOKUPS + 1)])).unwrap_err();
+        assert!(e.contains("2^53"), "{e}");
+        let ok = read(&log(&[(1000, MAX_LOOKUPS - 1), (2000, 1)])).unwrap();
+        assert_eq!(ok[0].histogram.len(), MAX_LOOKUPS);
     }
 
     #[test]

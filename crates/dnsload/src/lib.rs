@@ -16,6 +16,9 @@ mod cli;
 mod counters;
 mod demo;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hlog;
 mod human;
 mod main_entry;

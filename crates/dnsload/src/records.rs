@@ -342,6 +342,24 @@ pub struct FailOn {
 mod tests {
     use super::*;
 
+    /// Found by the `dnsload_summary` fuzz target: a loss statistic dnsload wrote into a
+    /// summary's `backend_info` (1.1764838520752943) read back as 1.1764838520752945.
+    #[test]
+    fn numbers_read_back_exactly_as_written() {
+        for text in [
+            "1.1764838520752943",
+            "0.30000000000000004",
+            "2.2250738585072014e-308",
+        ] {
+            let exact: f64 = text.parse().unwrap();
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value.as_f64(), Some(exact), "{text} as a JSON value");
+            let typed: f64 = serde_json::from_str(text).unwrap();
+            assert_eq!(typed, exact, "{text} as a number");
+            assert_eq!(serde_json::to_string(&value).unwrap(), text);
+        }
+    }
+
     #[test]
     fn class_counts_serialise_with_every_class_name() {
         let mut c = ClassCounts::default();

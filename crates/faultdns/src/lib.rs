@@ -44,6 +44,9 @@ mod engine;
 mod error;
 mod forward_tcp;
 mod forward_udp;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 #[cfg(feature = "hickory-server")]
 pub mod hickory;

@@ -266,13 +266,22 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.action.as_str())?;
         match &self.name {
-            Some(NameMatch::Exact(n)) => write!(f, " name={n}")?,
+            Some(NameMatch::Exact(n)) => {
+                // A literal `*` first label is escaped: `name=*.x.` means the names below x.
+                let text = key_text(n);
+                let escape = if text == "*." || text.starts_with("*.") {
+                    "\\"
+                } else {
+                    ""
+                };
+                write!(f, " name={escape}{text}")?
+            }
             Some(NameMatch::Below(s)) if s == "." => f.write_str(" name=*")?,
-            Some(NameMatch::Below(s)) => write!(f, " name=*{s}")?,
+            Some(NameMatch::Below(s)) => write!(f, " name=*.{}", key_text(&s[1..]))?,
             None => {}
         }
         if let Some(t) = self.qtype {
-            write!(f, " qtype={}", RecordType::from(t))?;
+            write!(f, " qtype={}", qtype_text(t))?;
         }
         if let Some(p) = self.proto {
             write!(f, " proto={p}")?;
@@ -293,7 +302,9 @@ impl fmt::Display for Rule {
             write!(f, " first={n}")?;
         }
         if let Some(d) = self.delay {
-            write!(f, " delay={}", humantime::format_duration(d))?;
+            // One word: humantime writes `30m 18s`, and reads `30m18s` too.
+            let text = humantime::format_duration(d).to_string().replace(' ', "");
+            write!(f, " delay={text}")?;
         }
         if self.phase == Phase::Reply {
             f.write_str(" on=reply")?;
@@ -449,6 +460,53 @@ impl FromStr for Rule {
     }
 }
 
+/// A name key (see [`wire::write_name_key`]: `\\DDD` in decimal for odd bytes) as a rule's
+/// `name=` reads it back: hickory's presentation text, whose `\\DDD` escapes are octal.
+fn key_text(key: &str) -> String {
+    let labels: Option<Vec<Vec<u8>>> = key
+        .strip_suffix('.')
+        .filter(|k| !k.is_empty())
+        .map(|k| k.split('.').map(unescape_decimal).collect());
+    labels
+        .and_then(|labels| Name::from_labels(labels).ok())
+        .map_or_else(|| key.to_string(), |name| name.to_ascii())
+}
+
+/// The bytes of a key's label: `\\DDD` (decimal) is one byte, any other character itself.
+fn unescape_decimal(label: &str) -> Vec<u8> {
+    let bytes = label.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(u8::is_ascii_digit))
+            .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u8>().ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A type as `qtype=` reads it back: its mnemonic where hickory has one that parses back to
+/// the same number, else `TYPE` and the number (RFC 3597), as hickory prints the types it does
+/// not know as `Unknown`.
+fn qtype_text(t: u16) -> String {
+    let mnemonic = RecordType::from(t).to_string();
+    match RecordType::from_str(&mnemonic.to_ascii_uppercase()) {
+        Ok(parsed) if u16::from(parsed) == t => mnemonic,
+        _ => format!("TYPE{t}"),
+    }
+}
+
 fn parse_name_match(value: &str) -> Result<NameMatch, String> {
     if value == "*" || value == "*." {
         // Every name below the root, i.e. every name a client asks for.
@@ -491,6 +549,57 @@ fn parse_count(value: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `faultdns_rule` fuzz target: `qtype=TYPE66` printed as `qtype=Unknown`,
+    /// which does not parse (and hides the type in the rule counters).
+    #[test]
+    fn types_without_a_mnemonic_print_as_numbers() {
+        for (text, canonical) in [
+            ("drop qtype=TYPE66", "drop qtype=TYPE66"),
+            ("drop qtype=type65534", "drop qtype=TYPE65534"),
+            ("drop qtype=TYPE28", "drop qtype=AAAA"),
+            ("drop qtype=https", "drop qtype=HTTPS"),
+        ] {
+            let rule: Rule = text.parse().unwrap();
+            assert_eq!(rule.to_string(), canonical);
+            assert_eq!(canonical.parse::<Rule>().unwrap(), rule);
+        }
+    }
+
+    /// Found by the `faultdns_rule` fuzz target: a name with an escaped dot printed as
+    /// `exl\\046comroq` (the key's decimal escape), which hickory reads as octal (`&`); and
+    /// the exact name `\\*.778dap` printed as `*.778dap.`, the names below 778dap.
+    #[test]
+    fn names_with_odd_bytes_print_as_they_parse() {
+        for text in [
+            "drop name=*.exl\\.comroq.3",
+            "drop name=a\\055b.example.",
+            "drop name=A\\.B.",
+            "servfail name=\\*.778dap",
+            "drop name=\\*",
+            "drop name=*.\\*.x",
+        ] {
+            let rule: Rule = text.parse().unwrap();
+            let canonical = rule.to_string();
+            let again: Rule = canonical
+                .parse()
+                .unwrap_or_else(|e| panic!("{text:?} printed as {canonical:?}: {e}"));
+            assert_eq!(again, rule, "{text:?} printed as {canonical:?}");
+        }
+        let rule: Rule = "drop name=*.exl\\.comroq.3".parse().unwrap();
+        assert_eq!(rule.to_string(), "drop name=*.exl\\.comroq.3.");
+    }
+
+    /// Found by the `faultdns_rule` fuzz target: `delay=30.30m` printed as `delay=30m 18s`,
+    /// two words, the second no `key=value`.
+    #[test]
+    fn delays_of_several_units_print_as_one_word() {
+        let rule: Rule = "answer delay=30.30m on=reply".parse().unwrap();
+        assert_eq!(rule.to_string(), "answer delay=30m18s on=reply");
+        assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
+        let rule: Rule = "answer delay=59m59s999ms1us".parse().unwrap();
+        assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
+    }
 
     fn bad_token(rule: &str) -> String {
         match rule.parse::<Rule>() {

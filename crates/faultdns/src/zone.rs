@@ -21,7 +21,7 @@ use hickory_proto::{
         rdata::{A, AAAA, SOA},
     },
     serialize::{
-        binary::{BinEncodable, BinEncoder, NameEncoding},
+        binary::{BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict},
         txt::Parser,
     },
 };
@@ -57,6 +57,12 @@ pub(crate) struct Data {
 }
 
 impl Data {
+    /// The records collected so far.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn records(&self) -> &[Record] {
+        &self.records
+    }
+
     /// Add the records of RFC 1035 zone text. `source` names the text in errors.
     pub(crate) fn add_zone_text(
         &mut self,
@@ -68,12 +74,24 @@ impl Data {
             |t: &str| Parser::new(t, path.map(Path::to_path_buf), Some(Name::root())).parse();
         match parse(text) {
             Ok((_, sets)) => {
+                let before = self.records.len();
                 for set in sets.values() {
-                    self.records.extend(
-                        set.records_without_rrsigs()
-                            .filter(|&r| r.dns_class == DNSClass::IN)
-                            .cloned(),
-                    );
+                    for r in set
+                        .records_without_rrsigs()
+                        .filter(|&r| r.dns_class == DNSClass::IN)
+                    {
+                        if let Some(reason) = unsendable(r) {
+                            self.records.truncate(before);
+                            return Err(Error::Zone {
+                                source_name: source.to_string(),
+                                line: None,
+                                text: None,
+                                token: Some(r.name.to_string()),
+                                reason,
+                            });
+                        }
+                        self.records.push(r.clone());
+                    }
                 }
                 Ok(())
             }
@@ -117,11 +135,16 @@ impl Data {
         })?;
         let before = self.records.len();
         for set in sets.values() {
-            self.records.extend(
-                set.records_without_rrsigs()
-                    .filter(|&r| r.dns_class == DNSClass::IN)
-                    .cloned(),
-            );
+            for r in set
+                .records_without_rrsigs()
+                .filter(|&r| r.dns_class == DNSClass::IN)
+            {
+                if let Some(reason) = unsendable(r) {
+                    self.records.truncate(before);
+                    return Err(err(reason));
+                }
+                self.records.push(r.clone());
+            }
         }
         if self.records.len() == before {
             return Err(err("no IN-class record in the line".into()));
@@ -535,6 +558,46 @@ impl Builder {
     }
 }
 
+/// Why `r` cannot be sent, if it cannot: its RDATA does not encode (the zone parser accepts
+/// some values the wire cannot carry, such as a TXT string longer than 255 bytes), is longer
+/// than a record can be, or does not read back.
+fn unsendable(r: &Record) -> Option<String> {
+    let mut rdata = Vec::new();
+    let mut enc = BinEncoder::new(&mut rdata);
+    enc.set_name_encoding(NameEncoding::Uncompressed);
+    if let Err(e) = r.data.emit(&mut enc) {
+        return Some(format!(
+            "the {} record of {} cannot be encoded: {e}",
+            r.record_type(),
+            r.name
+        ));
+    }
+    let Ok(length) = u16::try_from(rdata.len()) else {
+        return Some(format!(
+            "the {} record of {} has {} bytes of RDATA, more than a record holds",
+            r.record_type(),
+            r.name,
+            rdata.len()
+        ));
+    };
+    // hickory writes some values its own reader refuses (a CAA tag with a quote in it): a
+    // client would not read them either.
+    let mut decoder = BinDecoder::new(&rdata);
+    match RData::read(&mut decoder, r.record_type(), Restrict::new(length)) {
+        Ok(_) if decoder.is_empty() => None,
+        Ok(_) => Some(format!(
+            "the {} record of {} encodes as RDATA that reads back shorter",
+            r.record_type(),
+            r.name
+        )),
+        Err(e) => Some(format!(
+            "the {} record of {} encodes as RDATA that does not read back: {e}",
+            r.record_type(),
+            r.name
+        )),
+    }
+}
+
 /// The lookup key and name of a CNAME record's target.
 fn cname_target(r: &Record) -> Option<(String, Name)> {
     match &r.data {
@@ -573,7 +636,8 @@ fn encode(r: &Record, owner_is_qname: bool, ttl: u32, out: &mut Vec<u8>) {
     let mut rdata = Vec::with_capacity(32);
     let mut enc = BinEncoder::new(&mut rdata);
     enc.set_name_encoding(NameEncoding::Uncompressed);
-    // Encoding RDATA parsed from text cannot fail except on oversize, which the parser rejects.
+    // Records that do not encode are refused when the data is added (`unsendable`); the
+    // synthesised ones always encode.
     if r.data.emit(&mut enc).is_err() {
         rdata.clear();
     }
@@ -624,6 +688,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("1.2.3"), "{msg}");
+    }
+
+    /// Found by the `faultdns_zone` fuzz target: a TXT string of more than 255 bytes parsed,
+    /// did not encode, and went out with empty RDATA, a reply no client can parse.
+    #[test]
+    fn records_that_cannot_be_encoded_are_refused() {
+        let long = "x".repeat(300);
+        let mut d = Data::default();
+        let e = d
+            .add_zone_text(
+                &format!(
+                    "$ORIGIN t.\n@ 60 IN SOA ns. host. 1 60 60 60 60\nbig 60 IN TXT \"{long}\"\n"
+                ),
+                "zone text",
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Zone { token: Some(t), .. } if t == "big.t."),
+            "{e}"
+        );
+        assert!(e.to_string().contains("TXT"), "{e}");
+        assert!(d.records.is_empty());
+        let e = d
+            .add_record_line(&format!("big.t. 60 TXT \"{long}\""))
+            .unwrap_err();
+        assert!(matches!(e, Error::Record { .. }), "{e}");
+        assert!(d.records.is_empty());
+        d.add_record_line(&format!("ok.t. 60 TXT \"{}\"", &long[..255]))
+            .unwrap();
+        // Found by the same target: a CAA record whose tag has a quote in it encodes, but
+        // what it encodes to does not read back.
+        let e = d
+            .add_record_line("c.t. 60 CAA 0 si\" sueca.example\"")
+            .unwrap_err();
+        assert!(e.to_string().contains("CAA"), "{e}");
+        d.add_record_line("c.t. 60 CAA 0 issue \"ca.example\"")
+            .unwrap();
     }
 
     #[test]

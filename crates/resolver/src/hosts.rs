@@ -15,9 +15,9 @@ use tracing::{debug, warn};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Hosts {
     /// Lowercase name without trailing dot -> (canonical name, addresses in file order).
-    by_name: HashMap<String, (Name, Vec<IpAddr>)>,
+    pub(crate) by_name: HashMap<String, (Name, Vec<IpAddr>)>,
     /// Address -> the first canonical name given for it.
-    by_addr: HashMap<IpAddr, Name>,
+    pub(crate) by_addr: HashMap<IpAddr, Name>,
 }
 
 impl Hosts {
@@ -48,8 +48,11 @@ impl Hosts {
                 debug!(addr, "hosts: not an address, line ignored");
                 continue;
             };
+            // A word that reads as the root (`.` once its dots are trimmed, or an escape that
+            // comes to nothing, `\0`) is no host name, nor an answer for a reverse lookup.
             let names: Vec<Name> = words
-                .filter_map(|w| Name::from_utf8(w.trim_end_matches('.')).ok())
+                .filter_map(|w| Name::from_utf8(trim_root_dots(w)).ok())
+                .filter(|n| n.num_labels() > 0)
                 .map(|mut n| {
                     n.set_fqdn(true);
                     n
@@ -89,16 +92,70 @@ impl Hosts {
     }
 }
 
+/// `word` without its trailing dots, but for one escaped by a backslash (`a\\.` ends in a
+/// label's own dot).
+fn trim_root_dots(word: &str) -> &str {
+    let mut end = word.len();
+    while word[..end].ends_with('.') {
+        let backslashes = word[..end - 1]
+            .bytes()
+            .rev()
+            .take_while(|b| *b == b'\\')
+            .count();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        end -= 1;
+    }
+    &word[..end]
+}
+
+/// The lookup key of a name: its lowercase text without the root's dot. Only that one dot
+/// goes: a label may end in an escaped dot of its own (`a\\.`), which stays.
 fn key(name: &Name) -> String {
-    name.to_lowercase()
-        .to_ascii()
-        .trim_end_matches('.')
-        .to_string()
+    let mut text = name.to_lowercase().to_ascii();
+    if name.is_fqdn() && text.ends_with('.') {
+        text.pop();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `stubborn_hosts` fuzz target: a name whose last label ends in a dot of its
+    /// own (`b\.`) lost that dot, in its key and when read from a hosts file, leaving a
+    /// dangling escape (`b\`).
+    #[test]
+    fn keys_keep_escaped_dots() {
+        let name = Name::from_labels(vec![&b"a"[..], &b"b."[..]]).unwrap();
+        assert_eq!(key(&name), "a.b\\.");
+        let parsed = Name::from_ascii(key(&name)).unwrap();
+        assert_eq!(key(&parsed), key(&name));
+        assert_eq!(key(&Name::from_ascii("DB.Example.").unwrap()), "db.example");
+        assert_eq!(key(&Name::from_ascii("db").unwrap()), "db");
+        // Read from a hosts file, the escaped dot is the label's, the others the root's.
+        let hosts = Hosts::parse("192.0.2.1 a.b\\..\n");
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(hosts.lookup(&name).map(|(_, ips)| ips), Some(&[ip][..]));
+        assert_eq!(trim_root_dots("x..."), "x");
+        assert_eq!(trim_root_dots("x\\.."), "x\\.");
+        assert_eq!(trim_root_dots("x\\\\.."), "x\\\\");
+    }
+
+    /// Found by the `stubborn_hosts` fuzz target: `.` (or `..`, or `\0`) became the root
+    /// name, so a reverse lookup of the address answered `.` and the root resolved.
+    #[test]
+    fn a_word_of_dots_is_not_a_host_name() {
+        let hosts = Hosts::parse("127.0.0.1 .\n192.0.2.1 ... real.example .. \\0\n::1 \\0\n");
+        let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(hosts.reverse(localhost), None);
+        assert_eq!(hosts.lookup(&Name::root()), None);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(hosts.reverse(ip).unwrap().to_string(), "real.example.");
+        assert_eq!(hosts.by_name.len(), 1, "{:?}", hosts.by_name);
+    }
 
     #[test]
     fn parses_names_aliases_and_comments() {

@@ -139,6 +139,9 @@ mod cache;
 mod coalesce;
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hosts;
 mod integrations;
 mod lookup;

@@ -282,7 +282,9 @@ pub fn check_reply(
         return Check::Ignore(Ignored::Unparsable);
     };
     match message.queries.as_slice() {
-        [] => {}
+        // The header's RCODE said FORMERR; with an OPT record's high bits the full RCODE may
+        // be another (one that needs the question to be about ours).
+        [] if message.metadata.response_code == ResponseCode::FormErr => {}
         [q] if same_question(q, question) => {}
         _ => return Check::Ignore(Ignored::WrongQuestion),
     }
@@ -520,6 +522,30 @@ mod tests {
             check(&formerr.to_vec().unwrap(), server()),
             Check::Accept(_)
         ));
+    }
+
+    /// Found by the `stubborn_reply` fuzz target: a reply without a question whose header
+    /// RCODE is FORMERR but whose OPT record's extended RCODE bits make it another RCODE
+    /// (here 2049) was accepted as if it were a FORMERR.
+    #[test]
+    fn a_questionless_reply_is_accepted_only_if_its_full_rcode_is_formerr() {
+        let question = q("www.example.com.", RecordType::A);
+        let mut bytes = vec![0, 100, 0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 1];
+        // OPT: root owner, type 41, payload 4096, extended RCODE 0x81, version 0, no data.
+        bytes.extend_from_slice(&[0, 0, 41, 0x10, 0, 0x81, 0, 0, 0, 0, 0]);
+        assert_ne!(
+            Message::from_vec(&bytes).unwrap().metadata.response_code,
+            ResponseCode::FormErr
+        );
+        let check = check_reply(&bytes, server(), server(), 100, &question, 4096);
+        assert!(
+            matches!(check, Check::Ignore(Ignored::WrongQuestion)),
+            "{check:?}"
+        );
+        // With extended RCODE bits 0 it is a FORMERR, and accepted.
+        bytes[17] = 0;
+        let check = check_reply(&bytes, server(), server(), 100, &question, 4096);
+        assert!(matches!(check, Check::Accept(_)), "{check:?}");
     }
 
     #[test]

@@ -21,7 +21,7 @@
 mod attribution;
 mod grid;
 mod input;
-mod svg;
+pub(crate) mod svg;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -239,7 +239,7 @@ struct Kind<'a> {
 }
 
 /// Everything merged so far.
-struct Merger {
+pub(crate) struct Merger {
     files: usize,
     skipped_lines: u64,
     runs: BTreeSet<String>,
@@ -258,7 +258,7 @@ struct Merger {
 }
 
 impl Merger {
-    fn new(bucket_ms: Option<u64>) -> Self {
+    pub(crate) fn new(bucket_ms: Option<u64>) -> Self {
         Merger {
             files: 0,
             skipped_lines: 0,
@@ -285,7 +285,7 @@ impl Merger {
     }
 
     /// Reads one input, recognised by its first non-empty line.
-    fn read<R: Read>(&mut self, reader: BufReader<R>, path: &Path) -> Result<()> {
+    pub(crate) fn read<R: Read>(&mut self, reader: BufReader<R>, path: &Path) -> Result<()> {
         enum Mode {
             Unknown,
             Hlog(hlog::IntervalReader),
@@ -536,24 +536,29 @@ impl Merger {
     }
 
     fn add_interval(&mut self, i: hlog::Interval) -> Result<()> {
-        let merge_error = |e| {
-            Error::io(
-                "merging histograms",
-                std::io::Error::other(format!("{e:?}")),
-            )
-        };
+        let merge_error = |e: String| Error::io("merging histograms", std::io::Error::other(e));
+        // Within the bound, no sum over the merged counts overflows (see `hlog::MAX_LOOKUPS`).
+        let merged = self.merged_h.len().saturating_add(i.histogram.len());
+        if merged > hlog::MAX_LOOKUPS {
+            return Err(merge_error(format!(
+                "the histogram logs hold {merged} lookups or more, beyond the 2^53 this merges"
+            )));
+        }
         self.intervals += 1;
         self.parts_sum = self.parts_sum.saturating_add(i.histogram.len());
-        self.merged_h.add(&i.histogram).map_err(merge_error)?;
+        self.merged_h
+            .add(&i.histogram)
+            .map_err(|e| merge_error(format!("{e:?}")))?;
         let host = i.tag.unwrap_or_else(|| "untagged".into());
         let h = self
             .per_host_h
             .entry(host)
             .or_insert_with(hlog::new_histogram);
-        h.add(&i.histogram).map_err(merge_error)
+        h.add(&i.histogram)
+            .map_err(|e| merge_error(format!("{e:?}")))
     }
 
-    fn finish(self) -> Result<MergedReport> {
+    pub(crate) fn finish(self) -> Result<MergedReport> {
         let Merger {
             files,
             skipped_lines,
@@ -687,7 +692,7 @@ impl Merger {
     }
 }
 
-fn render_text(m: &MergedReport) -> String {
+pub(crate) fn render_text(m: &MergedReport) -> String {
     let mut t = String::new();
     let lookups = m
         .hosts
@@ -926,6 +931,30 @@ mod tests {
         assert_eq!(shade(100, 100), '@');
         assert_eq!(shade(1, 1), '@');
         assert!(SHADES.iter().position(|c| *c == shade(10, 100)).unwrap() > 0);
+    }
+
+    /// Found by the `dnsload_hlog` fuzz target (see `hlog`'s test): histograms each within
+    /// the bound may still add up beyond it when merged.
+    #[test]
+    fn merged_histograms_beyond_2_to_the_53_lookups_are_an_error() {
+        let interval = |n: u64| {
+            let mut histogram = hlog::new_histogram();
+            histogram.record_n(1000, n).unwrap();
+            hlog::Interval {
+                tag: Some("h".into()),
+                start: Duration::ZERO,
+                length: Duration::from_secs(1),
+                histogram,
+            }
+        };
+        let mut m = Merger::new(None);
+        m.add_interval(interval(hlog::MAX_LOOKUPS / 2)).unwrap();
+        m.add_interval(interval(hlog::MAX_LOOKUPS / 2)).unwrap();
+        let e = m.add_interval(interval(1)).unwrap_err().to_string();
+        assert!(e.contains("2^53"), "{e}");
+        let merged = m.finish().unwrap();
+        assert_eq!(merged.merged_count, hlog::MAX_LOOKUPS);
+        assert!(merged.latency_ms.is_some());
     }
 
     /// Events whose summary comes last (a pod's log) still get their run's timeout.
