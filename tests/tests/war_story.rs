@@ -19,9 +19,10 @@
 //! bare `myservice.`, whose NXDOMAIN becomes the answer: `nxdomain`. Both arrive after about
 //! attempts x timeout (2 x 1 s). stubborn re-sends unanswered queries within each attempt, so
 //! it answers nearly every lookup; one it cannot answer stops at the failed candidate: a
-//! timeout, never a wrong answer. h4 is shape 1 where the search name does not exist: glibc (2.36) walks the
-//! search list after the timeouts, gets NXDOMAIN for `lossy.example.in.our.internal.domain.`
-//! and still reports a temporary failure (`timeout`), as docs/semantics.md (3.3) says.
+//! timeout, never a wrong answer. h4 is shape 1 where the search name does not exist: glibc
+//! (2.36) walks the search list after the timeouts, gets NXDOMAIN for
+//! `lossy.example.in.our.internal.domain.` and still reports a temporary failure (`timeout`),
+//! as docs/semantics.md (3.3) says.
 
 use std::net::SocketAddr;
 use std::path::Path;
